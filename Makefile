@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make compare` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+BIN := bin
+CARGO ?= cargo
+GO ?= go
+RUST_BINS := rust-server loadgen harness rust-micro conformance
+GO_BINS := go-server go-micro
+PROFILE ?= quick
+
+.PHONY: all build build-rust build-go test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
+
+all: build
+
+build: build-rust build-go
+
+build-rust:
+	$(CARGO) build --release --locked --workspace --bins
+	@mkdir -p $(BIN)
+	@for b in $(RUST_BINS); do cp -f target/release/$$b $(BIN)/$$b; done
+
+build-go:
+	@mkdir -p $(BIN)
+	@for b in $(GO_BINS); do (cd go && $(GO) build -trimpath -o ../$(BIN)/$$b ./cmd/$$b); done
+
+# Go vet + tests, Rust tests, then both built servers against every shared vector.
+test: build test-go test-rust test-conformance
+
+test-go:
+	cd go && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+test-rust: build
+	RTC_BIN_DIR=$(CURDIR)/$(BIN) $(CARGO) test --locked --workspace
+
+test-conformance: build
+	$(BIN)/conformance --vectors testdata/protocol/vectors.json --bin-dir $(BIN)
+
+lint:
+	@out=$$(gofmt -l go); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	cd go && $(GO) vet ./...
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+fmt:
+	gofmt -w go
+	$(CARGO) fmt --all
+
+# Build, run the quick profile, write the report, print the verdicts.
+compare: build
+	$(BIN)/harness run --profile $(PROFILE)
+	$(BIN)/harness report results/latest
+
+report:
+	$(BIN)/harness report results/latest
+
+bench-loadgen: build
+	$(BIN)/harness bench-loadgen
+
+clean:
+	rm -rf $(BIN) target

@@ -1,0 +1,3 @@
+module rtcompare
+
+go 1.22

@@ -1,0 +1,1 @@
+//! The experiment orchestrator: profiles, pinned trials, /proc sampling, statistics, verdicts, plots, report

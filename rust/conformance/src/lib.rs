@@ -1,0 +1,1 @@
+//! Replays the shared protocol vectors against any server binary over real TCP

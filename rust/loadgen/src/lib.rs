@@ -1,0 +1,1 @@
+//! Open- and closed-loop load generator with coordinated-omission-corrected HdrHistogram latency

@@ -1,0 +1,1 @@
+//! Runtime microbenchmarks for tokio: spawn, ping-pong, channels, blocking bursts, starvation, LIFO wake-ups

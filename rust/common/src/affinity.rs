@@ -27,12 +27,12 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     if cpus.is_empty() {
         return Err(format!("empty CPU list {s:?}"));
     }
-    if let Some(&max) = cpus.iter().max() {
-        if max >= libc::CPU_SETSIZE as usize {
-            return Err(format!(
-                "CPU {max} is beyond what the kernel interface allows"
-            ));
-        }
+    if let Some(&max) = cpus.iter().max()
+        && max >= libc::CPU_SETSIZE as usize
+    {
+        return Err(format!(
+            "CPU {max} is beyond what the kernel interface allows"
+        ));
     }
     cpus.sort_unstable();
     cpus.dedup();

@@ -123,8 +123,7 @@ impl RequestHeader {
         }
         match IoKind::from_u8(self.io_kind) {
             None => Disposition::Skip(Status::UnknownIoKind),
-            Some(kind @ (IoKind::Sleep | IoKind::Block)) if self.io_arg > MAX_WAIT_US => {
-                let _ = kind;
+            Some(IoKind::Sleep | IoKind::Block) if self.io_arg > MAX_WAIT_US => {
                 Disposition::Close(Status::OverLimit)
             }
             Some(IoKind::File) if self.io_arg > MAX_FILE_BYTES => {

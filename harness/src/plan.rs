@@ -1,0 +1,390 @@
+//! Turns a profile into an ordered list of trials and each trial into
+//! command lines. Pure: no processes, no clocks — the scheduling decisions
+//! (interleaving, rates from capacity, SHA rounds from milliseconds) are
+//! unit-tested here, as hyperfine tests its scheduling with a mock executor.
+
+use crate::profile::{ClientSpec, Defaults, LoadModel, Profile, ScenarioSpec, Variant, Workload};
+use std::collections::BTreeMap;
+
+/// One server process under one load, identified by scenario, variant, repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTrial {
+    pub scenario: usize,
+    pub variant: String,
+    /// 0-based repeat number.
+    pub repeat: usize,
+}
+
+impl PlannedTrial {
+    pub fn id(&self, p: &Profile) -> String {
+        format!("{}--{}--r{}", p.scenarios[self.scenario].id, self.variant, self.repeat + 1)
+    }
+}
+
+/// Scenario by scenario (a capacity scenario finishes before the scenarios
+/// that use it), repeats interleaved and the variant order rotated each
+/// repeat: A B C, B C A, C A B — drift hits every variant alike.
+pub fn order_trials(p: &Profile, only: &[String]) -> Vec<PlannedTrial> {
+    let mut out = Vec::new();
+    for (si, s) in p.scenarios.iter().enumerate() {
+        if !only.is_empty() && !only.contains(&s.id) {
+            continue;
+        }
+        let n = s.variants.len();
+        for r in 0..s.repeats(&p.defaults) {
+            for i in 0..n {
+                out.push(PlannedTrial { scenario: si, variant: s.variants[(i + r) % n].clone(), repeat: r });
+            }
+        }
+    }
+    out
+}
+
+/// Scenarios a selection depends on through `of_capacity`, added so
+/// `--only steps` still measures the capacity it needs first.
+pub fn with_dependencies(p: &Profile, only: &[String]) -> Vec<String> {
+    if only.is_empty() {
+        return Vec::new();
+    }
+    let mut ids: Vec<String> = only.to_vec();
+    for s in &p.scenarios {
+        if only.contains(&s.id) {
+            for c in &s.clients {
+                if let Some(cap) = &c.of_capacity
+                    && !ids.contains(cap)
+                {
+                    ids.push(cap.clone());
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// Absolute open-loop rates for `fractions` of the lowest capacity among
+/// `variants`: every variant then runs at the same absolute rates, so curves
+/// compare like with like.
+pub fn rates_from_capacity(
+    fractions: &[f64],
+    capacity_rps: &BTreeMap<String, f64>,
+    variants: &[String],
+) -> Result<Vec<f64>, String> {
+    let mut lowest = f64::INFINITY;
+    for v in variants {
+        match capacity_rps.get(v) {
+            Some(&c) if c.is_finite() && c > 0.0 => lowest = lowest.min(c),
+            _ => return Err(format!("no valid capacity measured for variant {v}")),
+        }
+    }
+    Ok(fractions.iter().map(|f| (f * lowest).round().max(1.0)).collect())
+}
+
+/// Replaces `cpu_ms=X` in a load-generator mix spec by `cpu=ROUNDS`, using the
+/// calibrated SHA-256 chain speed of this machine.
+pub fn resolve_mix(mix: &str, rounds_per_ms: f64) -> Result<String, String> {
+    let mut classes = Vec::new();
+    for class in mix.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+        let (name, keys) = class.split_once(':').unwrap_or((class, ""));
+        let mut parts = Vec::new();
+        for kv in keys.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            match kv.split_once('=') {
+                Some(("cpu_ms", v)) => {
+                    let ms: f64 = v.parse().map_err(|_| format!("mix class {name:?}: cpu_ms={v:?} is not a number"))?;
+                    if !(ms.is_finite() && ms >= 0.0) {
+                        return Err(format!("mix class {name:?}: cpu_ms must be non-negative"));
+                    }
+                    let rounds = (ms * rounds_per_ms).round() as u64;
+                    if rounds > rtc_common::protocol::MAX_CPU_ROUNDS as u64 {
+                        return Err(format!(
+                            "mix class {name:?}: cpu_ms={ms} needs {rounds} SHA rounds on this machine, over the protocol's limit of {}",
+                            rtc_common::protocol::MAX_CPU_ROUNDS
+                        ));
+                    }
+                    parts.push(format!("cpu={}", rounds.max(1)));
+                }
+                _ => parts.push(kv.to_string()),
+            }
+        }
+        classes.push(if parts.is_empty() { name.to_string() } else { format!("{name}:{}", parts.join(",")) });
+    }
+    Ok(classes.join(";"))
+}
+
+/// The worker count (GOMAXPROCS / tokio workers) a variant gets in a scenario.
+pub fn workers_for(variant: &Variant, scenario: &ScenarioSpec, server_cpus: usize) -> usize {
+    if variant.is_current_thread() {
+        return 1;
+    }
+    variant.workers.or(scenario.workers).unwrap_or(server_cpus.max(1))
+}
+
+/// The server's command-line arguments for a trial.
+pub fn server_args(variant: &Variant, scenario: &ScenarioSpec, workers: usize, data_file: Option<&str>) -> Vec<String> {
+    let mut a: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into(), "--workload".into(), scenario.workload.as_str().into()];
+    if !variant.is_current_thread() {
+        let flag = match variant.language {
+            crate::profile::Language::Go => "--procs",
+            crate::profile::Language::Rust => "--workers",
+        };
+        a.extend([flag.to_string(), workers.to_string()]);
+    }
+    if let Some(b) = scenario.buf_size {
+        a.extend(["--buf-size".into(), b.to_string()]);
+    }
+    if let (Workload::Work, true, Some(f)) = (scenario.workload, scenario.data_file, data_file) {
+        a.extend(["--data-file".into(), f.to_string()]);
+    }
+    a.extend(variant.args.iter().cloned());
+    a
+}
+
+/// Everything `loadgen_args` needs that is decided at run time.
+#[derive(Debug, Clone)]
+pub struct ClientRun<'a> {
+    pub addr: std::net::SocketAddr,
+    pub client_cpus: &'a str,
+    pub threads: usize,
+    /// Open-loop rates after resolving fractions (one value: a single rate).
+    pub rates: Vec<f64>,
+    /// The mix with cpu_ms already resolved.
+    pub mix: Option<String>,
+    pub data_file_bytes: u64,
+    pub json: &'a str,
+    pub hlog: &'a str,
+    pub hgrm: &'a str,
+}
+
+pub fn loadgen_args(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults, run: &ClientRun) -> Vec<String> {
+    let warmup = c.warmup_s.unwrap_or(s.warmup_s(d));
+    let duration = c.duration_s.unwrap_or(s.duration_s(d));
+    let mut a: Vec<String> = vec![
+        "--address".into(),
+        run.addr.to_string(),
+        "--workload".into(),
+        s.workload.as_str().into(),
+        "--conns".into(),
+        c.conns.to_string(),
+        "--duration".into(),
+        fmt_num(duration),
+        "--warmup".into(),
+        fmt_num(warmup),
+        "--cpus".into(),
+        run.client_cpus.to_string(),
+        "--threads".into(),
+        run.threads.to_string(),
+        "--json".into(),
+        run.json.to_string(),
+        "--hlog".into(),
+        run.hlog.to_string(),
+        "--hgrm".into(),
+        run.hgrm.to_string(),
+    ];
+    match c.model {
+        LoadModel::Closed => {
+            a.push("--closed".into());
+            a.extend(["--depth".into(), c.depth.unwrap_or(1).to_string()]);
+        }
+        LoadModel::Open => {
+            if run.rates.len() == 1 && c.rate_steps.is_none() && c.rate_fractions.as_ref().is_none_or(|f| f.len() == 1) {
+                a.extend(["--rate".into(), fmt_num(run.rates[0])]);
+            } else {
+                let steps: Vec<String> = run.rates.iter().map(|r| fmt_num(*r)).collect();
+                a.extend(["--rate-steps".into(), steps.join(",")]);
+            }
+            if let Some(arr) = &c.arrival {
+                a.extend(["--arrival".into(), arr.clone()]);
+            }
+            if let Some(m) = c.max_in_flight {
+                a.extend(["--max-in-flight".into(), m.to_string()]);
+            }
+        }
+    }
+    match s.workload {
+        Workload::Echo => a.extend(["--size".into(), c.size_bytes.unwrap_or(64).to_string()]),
+        Workload::Work => {
+            a.extend(["--mix".into(), run.mix.clone().unwrap_or_default()]);
+            a.extend(["--data-size".into(), run.data_file_bytes.to_string()]);
+        }
+    }
+    if let Some(t) = c.timeout_s {
+        a.extend(["--timeout".into(), fmt_num(t)]);
+    }
+    a
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x}") }
+}
+
+/// Seconds of load a client generates (warm-up + measured, all steps).
+pub fn client_seconds(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults) -> f64 {
+    let warmup = c.warmup_s.unwrap_or(s.warmup_s(d));
+    let duration = c.duration_s.unwrap_or(s.duration_s(d));
+    let steps = c.rate_steps.as_ref().map(Vec::len).or(c.rate_fractions.as_ref().map(Vec::len)).unwrap_or(1).max(1);
+    // Each step re-warms; a short settle between steps.
+    steps as f64 * (warmup + duration) + (steps - 1) as f64 * 0.5
+}
+
+/// Estimated wall time of a trial: server start and probe, the longest
+/// client, the idle observation, the pause.
+pub fn trial_seconds(s: &ScenarioSpec, d: &Defaults) -> f64 {
+    let load = s.clients.iter().map(|c| client_seconds(c, s, d)).fold(0.0, f64::max);
+    0.4 + load + s.observe_after_s + d.pause_s
+}
+
+pub fn profile_seconds(p: &Profile, trials: &[PlannedTrial]) -> f64 {
+    trials.iter().map(|t| trial_seconds(&p.scenarios[t.scenario], &p.defaults)).sum()
+}
+
+/// Splits the allowed CPUs in two halves: the server gets the first half,
+/// the load generator and the harness the second. None on one CPU.
+pub fn split_cpus(allowed: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
+    if allowed.len() < 2 {
+        return None;
+    }
+    let half = allowed.len() / 2;
+    Some((allowed[..half].to_vec(), allowed[half..].to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Variants, parse_profile, parse_variants};
+    use std::path::Path;
+
+    fn fixture() -> (Profile, Variants) {
+        let v = parse_variants(
+            Path::new("v"),
+            r#"
+            [a]
+            language = "go"
+            server = "go-server"
+            description = "a"
+            [b]
+            language = "rust"
+            server = "rust-server"
+            description = "b"
+            [c]
+            language = "rust"
+            server = "rust-server"
+            args = ["--runtime", "current-thread"]
+            description = "c"
+            "#,
+        )
+        .unwrap();
+        let p = parse_profile(
+            Path::new("p"),
+            r#"
+            name = "t"
+            description = "t"
+            [defaults]
+            repeats = 3
+            warmup_s = 1.0
+            duration_s = 2.0
+            pause_s = 0.5
+            [[scenario]]
+            id = "cap"
+            title = "cap"
+            claims = ["C1"]
+            workload = "echo"
+            variants = ["a", "b", "c"]
+            [[scenario.client]]
+            model = "closed"
+            conns = 4
+            size_bytes = 64
+            [[scenario]]
+            id = "mix"
+            title = "mix"
+            claims = ["C3"]
+            workload = "work"
+            variants = ["a", "b"]
+            repeats = 2
+            workers = 2
+            [[scenario.client]]
+            model = "open"
+            conns = 4
+            rate_fractions = [0.5, 0.25]
+            of_capacity = "cap"
+            mix = "light:weight=9,size=64;heavy:weight=1,cpu_ms=2.5"
+            "#,
+            &v,
+        )
+        .unwrap();
+        (p, v)
+    }
+
+    #[test]
+    fn trials_are_interleaved_with_rotating_order() {
+        let (p, _) = fixture();
+        let t = order_trials(&p, &[]);
+        let names: Vec<String> = t.iter().map(|t| format!("{}{}", t.variant, t.repeat)).collect();
+        assert_eq!(names, ["a0", "b0", "c0", "b1", "c1", "a1", "c2", "a2", "b2", "a0", "b0", "b1", "a1"]);
+        assert_eq!(t[3].id(&p), "cap--b--r2");
+        let only = order_trials(&p, &["mix".to_string()]);
+        assert!(only.iter().all(|t| t.scenario == 1) && only.len() == 4);
+        assert_eq!(with_dependencies(&p, &["mix".to_string()]), ["mix", "cap"]);
+    }
+
+    #[test]
+    fn rates_use_the_lowest_capacity() {
+        let caps: BTreeMap<String, f64> = [("a".to_string(), 1000.0), ("b".to_string(), 800.0)].into();
+        let r = rates_from_capacity(&[0.5, 0.25], &caps, &["a".into(), "b".into()]).unwrap();
+        assert_eq!(r, vec![400.0, 200.0]);
+        assert!(rates_from_capacity(&[0.5], &caps, &["a".into(), "z".into()]).unwrap_err().contains("variant z"));
+    }
+
+    #[test]
+    fn cpu_ms_becomes_rounds() {
+        let m = resolve_mix("light:weight=9,size=64;heavy:weight=1,cpu_ms=2.5", 4000.0).unwrap();
+        assert_eq!(m, "light:weight=9,size=64;heavy:weight=1,cpu=10000");
+        assert!(resolve_mix("h:cpu_ms=x", 1.0).unwrap_err().contains("not a number"));
+        assert!(resolve_mix("h:cpu_ms=1000", 4000.0).unwrap_err().contains("limit"));
+    }
+
+    #[test]
+    fn server_args_carry_workers_and_data_file() {
+        let (p, v) = fixture();
+        let mix = &p.scenarios[1];
+        assert_eq!(workers_for(&v["a"], mix, 1), 2);
+        assert_eq!(workers_for(&v["c"], &p.scenarios[0], 4), 1);
+        let a = server_args(&v["b"], mix, 2, Some("/d"));
+        assert_eq!(a.join(" "), "--listen 127.0.0.1:0 --workload work --workers 2 --data-file /d");
+        let a = server_args(&v["c"], &p.scenarios[0], 1, Some("/d"));
+        assert_eq!(a.join(" "), "--listen 127.0.0.1:0 --workload echo --runtime current-thread");
+    }
+
+    #[test]
+    fn loadgen_args_for_steps_and_closed_loop() {
+        let (p, _) = fixture();
+        let run = ClientRun {
+            addr: "127.0.0.1:9".parse().unwrap(),
+            client_cpus: "1",
+            threads: 1,
+            rates: vec![400.0, 200.0],
+            mix: Some("light:weight=1".into()),
+            data_file_bytes: 99,
+            json: "j",
+            hlog: "h",
+            hgrm: "g",
+        };
+        let a = loadgen_args(&p.scenarios[1].clients[0], &p.scenarios[1], &p.defaults, &run).join(" ");
+        assert!(a.contains("--rate-steps 400,200") && a.contains("--mix light:weight=1") && a.contains("--data-size 99"), "{a}");
+        let a = loadgen_args(&p.scenarios[0].clients[0], &p.scenarios[0], &p.defaults, &run).join(" ");
+        assert!(a.contains("--closed --depth 1") && a.contains("--size 64") && !a.contains("--rate"), "{a}");
+    }
+
+    #[test]
+    fn durations_add_up() {
+        let (p, _) = fixture();
+        let t = order_trials(&p, &[]);
+        // cap: 0.4 + 3 + 0.5 = 3.9 s x 9; mix: 0.4 + 2 steps x 3 + 0.5 + 0.5 = 7.4 s x 4.
+        assert!((profile_seconds(&p, &t) - (9.0 * 3.9 + 4.0 * 7.4)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cpus_split_in_halves() {
+        assert_eq!(split_cpus(&[0, 1]), Some((vec![0], vec![1])));
+        assert_eq!(split_cpus(&[0, 1, 2, 3, 4]), Some((vec![0, 1], vec![2, 3, 4])));
+        assert_eq!(split_cpus(&[3]), None);
+    }
+}

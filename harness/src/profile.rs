@@ -1,0 +1,569 @@
+//! Profiles (TOML under `harness/profiles/`) and server variants
+//! (`harness/variants.toml`), parsed and validated in full before anything
+//! runs: an unknown key, variant or claim is one error naming the file, the
+//! scenario and the key.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Claim ids a scenario may serve (the rows of shared/design/claims.md plus
+/// the project's extra findings).
+pub const KNOWN_CLAIMS: &[&str] = &[
+    "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {context}: {message}")]
+pub struct ProfileError {
+    pub file: String,
+    pub context: String,
+    pub message: String,
+}
+
+fn err(file: &Path, context: impl Into<String>, message: impl Into<String>) -> ProfileError {
+    ProfileError {
+        file: file.display().to_string(),
+        context: context.into(),
+        // toml errors span several lines; keep the one that names the problem.
+        message: one_line(&message.into()),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // toml's messages put the caret snippet first and the reason last.
+    lines
+        .iter()
+        .rev()
+        .find(|l| !l.starts_with('|') && !l.starts_with("-->") && !l.chars().all(|c| c.is_ascii_digit() || c == '|' || c == ' '))
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| lines.join(" "))
+}
+
+// ---------------------------------------------------------------- variants
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    #[serde(skip)]
+    pub name: String,
+    pub language: Language,
+    /// Binary name under bin/.
+    pub server: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub description: String,
+    /// Fixed worker count (GOMAXPROCS / tokio workers); default: the server's CPUs.
+    #[serde(default)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Go,
+    Rust,
+}
+
+impl Variant {
+    /// Current-thread tokio has exactly one worker whatever is asked.
+    pub fn is_current_thread(&self) -> bool {
+        self.args.windows(2).any(|w| w[0] == "--runtime" && w[1] == "current-thread")
+    }
+}
+
+pub type Variants = BTreeMap<String, Variant>;
+
+pub fn parse_variants(file: &Path, text: &str) -> Result<Variants, ProfileError> {
+    let raw: BTreeMap<String, toml::Value> = toml::from_str(text).map_err(|e| err(file, "variants", e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for (name, value) in raw {
+        let mut v: Variant = value
+            .try_into()
+            .map_err(|e: toml::de::Error| err(file, format!("variant '{name}'"), e.to_string()))?;
+        v.name = name.clone();
+        out.insert(name, v);
+    }
+    if out.is_empty() {
+        return Err(err(file, "variants", "no variants declared"));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- profiles
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default = "d_repeats")]
+    pub repeats: usize,
+    #[serde(default = "d_warmup")]
+    pub warmup_s: f64,
+    #[serde(default = "d_duration")]
+    pub duration_s: f64,
+    /// Pause between trials, so one trial's tail does not leak into the next.
+    #[serde(default = "d_pause")]
+    pub pause_s: f64,
+    /// Size of the data file the file-read scenarios read from.
+    #[serde(default = "d_data")]
+    pub data_file_bytes: u64,
+}
+
+fn d_repeats() -> usize {
+    3
+}
+fn d_warmup() -> f64 {
+    0.5
+}
+fn d_duration() -> f64 {
+    2.0
+}
+fn d_pause() -> f64 {
+    0.3
+}
+fn d_data() -> u64 {
+    16 << 20
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            repeats: d_repeats(),
+            warmup_s: d_warmup(),
+            duration_s: d_duration(),
+            pause_s: d_pause(),
+            data_file_bytes: d_data(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    Echo,
+    Work,
+}
+
+impl Workload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Echo => "echo",
+            Workload::Work => "work",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadModel {
+    Open,
+    Closed,
+}
+
+/// One load generator process of a scenario.
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    #[serde(default = "d_client_name")]
+    pub name: String,
+    pub model: LoadModel,
+    pub conns: usize,
+    /// Closed loop: requests in flight per connection.
+    #[serde(default)]
+    pub depth: Option<usize>,
+    /// Open loop: one fixed rate (req/s over all connections)...
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// ...or several absolute rates run as steps on the same connections...
+    #[serde(default)]
+    pub rate_steps: Option<Vec<f64>>,
+    /// ...or fractions of the lowest variant capacity measured by scenario `of_capacity`.
+    #[serde(default)]
+    pub rate_fractions: Option<Vec<f64>>,
+    #[serde(default)]
+    pub of_capacity: Option<String>,
+    /// Echo: request size.
+    #[serde(default)]
+    pub size_bytes: Option<usize>,
+    /// Work: the load generator's mix spec; `cpu_ms=X` is turned into SHA rounds
+    /// by the harness's calibration.
+    #[serde(default)]
+    pub mix: Option<String>,
+    #[serde(default)]
+    pub arrival: Option<String>,
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
+    /// Overrides of the scenario's timing for this client.
+    #[serde(default)]
+    pub warmup_s: Option<f64>,
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+}
+
+fn d_client_name() -> String {
+    "main".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub id: String,
+    pub title: String,
+    pub claims: Vec<String>,
+    pub workload: Workload,
+    pub variants: Vec<String>,
+    #[serde(rename = "client")]
+    pub clients: Vec<ClientSpec>,
+    #[serde(default)]
+    pub repeats: Option<usize>,
+    #[serde(default)]
+    pub warmup_s: Option<f64>,
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    /// Worker threads / GOMAXPROCS for every variant of this scenario.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    #[serde(default)]
+    pub buf_size: Option<usize>,
+    /// Keep sampling the server this long after the load ends (thread shrink).
+    #[serde(default)]
+    pub observe_after_s: f64,
+    /// Start the server with the data file (work workload only).
+    #[serde(default = "d_true")]
+    pub data_file: bool,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+fn d_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub path: PathBuf,
+    pub defaults: Defaults,
+    pub scenarios: Vec<ScenarioSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: String,
+    description: String,
+    #[serde(default)]
+    defaults: Option<toml::Value>,
+    #[serde(rename = "scenario", default)]
+    scenarios: Vec<toml::Value>,
+}
+
+impl ScenarioSpec {
+    pub fn repeats(&self, d: &Defaults) -> usize {
+        self.repeats.unwrap_or(d.repeats)
+    }
+    pub fn warmup_s(&self, d: &Defaults) -> f64 {
+        self.warmup_s.unwrap_or(d.warmup_s)
+    }
+    pub fn duration_s(&self, d: &Defaults) -> f64 {
+        self.duration_s.unwrap_or(d.duration_s)
+    }
+}
+
+/// Parses and validates a profile against the declared variants.
+pub fn parse_profile(file: &Path, text: &str, variants: &Variants) -> Result<Profile, ProfileError> {
+    let raw: RawProfile = toml::from_str(text).map_err(|e| err(file, "profile", e.to_string()))?;
+    let defaults: Defaults = match raw.defaults {
+        Some(v) => v.try_into().map_err(|e: toml::de::Error| err(file, "[defaults]", e.to_string()))?,
+        None => Defaults::default(),
+    };
+    if defaults.repeats == 0 {
+        return Err(err(file, "[defaults]", "key 'repeats': must be at least 1"));
+    }
+    let mut scenarios = Vec::new();
+    for (i, value) in raw.scenarios.into_iter().enumerate() {
+        let label = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .map(|s| format!("scenario '{s}'"))
+            .unwrap_or_else(|| format!("scenario #{}", i + 1));
+        let s: ScenarioSpec = value.try_into().map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
+        validate_scenario(&s, &scenarios, variants).map_err(|m| err(file, &label, m))?;
+        scenarios.push(s);
+    }
+    if scenarios.is_empty() {
+        return Err(err(file, "profile", "no [[scenario]] declared"));
+    }
+    Ok(Profile { name: raw.name, description: raw.description, path: file.to_path_buf(), defaults, scenarios })
+}
+
+fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Variants) -> Result<(), String> {
+    let ok_id = !s.id.is_empty() && s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok_id {
+        return Err(format!("key 'id': {:?} must be letters, digits, '-' or '_'", s.id));
+    }
+    if earlier.iter().any(|e| e.id == s.id) {
+        return Err(format!("key 'id': {:?} is used twice", s.id));
+    }
+    if s.claims.is_empty() {
+        return Err("key 'claims': name at least one claim".into());
+    }
+    for c in &s.claims {
+        if !KNOWN_CLAIMS.contains(&c.as_str()) {
+            return Err(format!("key 'claims': unknown claim {c:?} (known: {})", KNOWN_CLAIMS.join(", ")));
+        }
+    }
+    if s.variants.is_empty() {
+        return Err("key 'variants': name at least one variant".into());
+    }
+    for v in &s.variants {
+        if !variants.contains_key(v) {
+            let known: Vec<&str> = variants.keys().map(String::as_str).collect();
+            return Err(format!("key 'variants': unknown variant {v:?} (known: {})", known.join(", ")));
+        }
+    }
+    if s.variants.iter().enumerate().any(|(i, v)| s.variants[..i].contains(v)) {
+        return Err("key 'variants': a variant is listed twice".into());
+    }
+    for (key, v) in [("repeats", s.repeats), ("workers", s.workers), ("buf_size", s.buf_size)] {
+        if v == Some(0) {
+            return Err(format!("key '{key}': must be at least 1"));
+        }
+    }
+    for (key, v) in [("warmup_s", s.warmup_s), ("duration_s", s.duration_s)] {
+        if let Some(x) = v
+            && !(x.is_finite() && x >= 0.0)
+        {
+            return Err(format!("key '{key}': must be a non-negative number of seconds"));
+        }
+    }
+    if s.duration_s == Some(0.0) {
+        return Err("key 'duration_s': must be above 0".into());
+    }
+    if !(s.observe_after_s.is_finite() && s.observe_after_s >= 0.0) {
+        return Err("key 'observe_after_s': must be a non-negative number of seconds".into());
+    }
+    if s.clients.is_empty() {
+        return Err("key 'client': at least one [[scenario.client]] is needed".into());
+    }
+    for (i, c) in s.clients.iter().enumerate() {
+        if s.clients[..i].iter().any(|o| o.name == c.name) {
+            return Err(format!("client '{}': key 'name': used twice", c.name));
+        }
+        validate_client(s, c, earlier).map_err(|m| format!("client '{}': {m}", c.name))?;
+    }
+    Ok(())
+}
+
+fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -> Result<(), String> {
+    if c.conns == 0 {
+        return Err("key 'conns': must be at least 1".into());
+    }
+    let rate_keys = [c.rate.is_some(), c.rate_steps.is_some(), c.rate_fractions.is_some()];
+    let n_rate_keys = rate_keys.iter().filter(|b| **b).count();
+    match c.model {
+        LoadModel::Closed => {
+            if n_rate_keys > 0 {
+                return Err("keys 'rate'/'rate_steps'/'rate_fractions' belong to model = \"open\"".into());
+            }
+            if c.depth == Some(0) {
+                return Err("key 'depth': must be at least 1".into());
+            }
+        }
+        LoadModel::Open => {
+            if n_rate_keys != 1 {
+                return Err("model = \"open\" needs exactly one of 'rate', 'rate_steps', 'rate_fractions'".into());
+            }
+            if c.depth.is_some() {
+                return Err("key 'depth' belongs to model = \"closed\"".into());
+            }
+            let rates: Vec<f64> = c.rate.into_iter().chain(c.rate_steps.clone().unwrap_or_default()).collect();
+            if rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) || c.rate_steps.as_ref().is_some_and(|v| v.is_empty()) {
+                return Err("key 'rate'/'rate_steps': rates must be positive numbers".into());
+            }
+            if let Some(fr) = &c.rate_fractions {
+                if fr.is_empty() || fr.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
+                    return Err("key 'rate_fractions': fractions must be positive numbers".into());
+                }
+                let Some(cap) = &c.of_capacity else {
+                    return Err("key 'rate_fractions' needs 'of_capacity' naming an earlier closed-loop scenario".into());
+                };
+                let Some(src) = earlier.iter().find(|e| &e.id == cap) else {
+                    return Err(format!("key 'of_capacity': {cap:?} is not an earlier scenario of this profile"));
+                };
+                if !src.clients.iter().all(|c| c.model == LoadModel::Closed) {
+                    return Err(format!("key 'of_capacity': scenario {cap:?} is not closed-loop"));
+                }
+                if !s.variants.iter().all(|v| src.variants.contains(v)) {
+                    return Err(format!("key 'of_capacity': scenario {cap:?} does not measure every variant of this one"));
+                }
+            } else if c.of_capacity.is_some() {
+                return Err("key 'of_capacity' goes with 'rate_fractions'".into());
+            }
+        }
+    }
+    match s.workload {
+        Workload::Echo => {
+            if c.mix.is_some() {
+                return Err("key 'mix' belongs to workload = \"work\"".into());
+            }
+            if c.size_bytes.is_none_or(|n| n == 0) {
+                return Err("key 'size_bytes': echo needs a size of at least 1".into());
+            }
+        }
+        Workload::Work => {
+            if c.size_bytes.is_some() {
+                return Err("key 'size_bytes' belongs to workload = \"echo\" (use size= in 'mix')".into());
+            }
+            if c.mix.as_deref().is_none_or(|m| m.trim().is_empty()) {
+                return Err("key 'mix': workload = \"work\" needs a mix spec".into());
+            }
+        }
+    }
+    if let Some(a) = &c.arrival
+        && a != "uniform"
+        && a != "poisson"
+    {
+        return Err(format!("key 'arrival': {a:?} is not \"uniform\" or \"poisson\""));
+    }
+    Ok(())
+}
+
+/// Reads variants and a profile from disk. `profile` is a name under
+/// `harness/profiles/` or a path to a `.toml` file.
+pub fn load(root: &Path, profile: &str) -> Result<(Profile, Variants), ProfileError> {
+    let vpath = root.join("harness/variants.toml");
+    let vtext = std::fs::read_to_string(&vpath).map_err(|e| err(&vpath, "variants", e.to_string()))?;
+    let variants = parse_variants(&vpath, &vtext)?;
+    let ppath = profile_path(root, profile);
+    let ptext = std::fs::read_to_string(&ppath).map_err(|e| err(&ppath, "profile", format!("cannot read: {e}")))?;
+    Ok((parse_profile(&ppath, &ptext, &variants)?, variants))
+}
+
+pub fn profile_path(root: &Path, profile: &str) -> PathBuf {
+    if profile.ends_with(".toml") || profile.contains('/') {
+        PathBuf::from(profile)
+    } else {
+        root.join("harness/profiles").join(format!("{profile}.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variants() -> Variants {
+        parse_variants(
+            Path::new("v.toml"),
+            r#"
+            [go]
+            language = "go"
+            server = "go-server"
+            description = "g"
+            [rust]
+            language = "rust"
+            server = "rust-server"
+            args = ["--runtime", "current-thread"]
+            description = "r"
+            "#,
+        )
+        .unwrap()
+    }
+
+    const GOOD: &str = r#"
+        name = "t"
+        description = "test"
+        [defaults]
+        repeats = 2
+        [[scenario]]
+        id = "cap"
+        title = "capacity"
+        claims = ["C1"]
+        workload = "echo"
+        variants = ["go", "rust"]
+        [[scenario.client]]
+        model = "closed"
+        conns = 10
+        size_bytes = 64
+        [[scenario]]
+        id = "steps"
+        title = "steps"
+        claims = ["C1"]
+        workload = "echo"
+        variants = ["go", "rust"]
+        [[scenario.client]]
+        model = "open"
+        conns = 10
+        size_bytes = 64
+        rate_fractions = [0.5, 0.8]
+        of_capacity = "cap"
+    "#;
+
+    fn parse(text: &str) -> Result<Profile, ProfileError> {
+        parse_profile(Path::new("p.toml"), text, &variants())
+    }
+
+    #[test]
+    fn parses_a_good_profile() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(p.scenarios.len(), 2);
+        assert_eq!(p.defaults.repeats, 2);
+        assert_eq!(p.scenarios[1].clients[0].rate_fractions, Some(vec![0.5, 0.8]));
+        assert!(variants()["rust"].is_current_thread());
+        assert!(!variants()["go"].is_current_thread());
+    }
+
+    #[test]
+    fn unknown_key_names_file_scenario_and_key() {
+        let text = GOOD.replace("size_bytes = 64\n        [[scenario]]", "size_bytes = 64\n        colour = 1\n        [[scenario]]");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml: scenario 'cap'"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn unknown_variant_and_claim_are_named() {
+        let e = parse(&GOOD.replacen("[\"go\", \"rust\"]", "[\"go\", \"java\"]", 1)).unwrap_err().to_string();
+        assert!(e.contains("scenario 'cap'") && e.contains("\"java\""), "{e}");
+        let e = parse(&GOOD.replacen("[\"C1\"]", "[\"C99\"]", 1)).unwrap_err().to_string();
+        assert!(e.contains("unknown claim \"C99\""), "{e}");
+    }
+
+    #[test]
+    fn capacity_reference_must_be_earlier_and_closed() {
+        let e = parse(&GOOD.replace("of_capacity = \"cap\"", "of_capacity = \"steps\"")).unwrap_err().to_string();
+        assert!(e.contains("scenario 'steps'") && e.contains("of_capacity"), "{e}");
+        let e = parse(&GOOD.replace("of_capacity = \"cap\"", "")).unwrap_err().to_string();
+        assert!(e.contains("needs 'of_capacity'"), "{e}");
+    }
+
+    #[test]
+    fn load_model_keys_are_checked() {
+        let e = parse(&GOOD.replace("rate_fractions = [0.5, 0.8]\n        of_capacity = \"cap\"", "")).unwrap_err().to_string();
+        assert!(e.contains("exactly one of"), "{e}");
+        let e = parse(&GOOD.replacen("model = \"closed\"", "model = \"closed\"\n        rate = 5.0", 1)).unwrap_err().to_string();
+        assert!(e.contains("belong to model"), "{e}");
+        let e = parse(&GOOD.replacen("size_bytes = 64", "mix = \"a:weight=1\"", 1)).unwrap_err().to_string();
+        assert!(e.contains("'mix' belongs"), "{e}");
+    }
+
+    #[test]
+    fn every_shipped_profile_is_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut n = 0;
+        for entry in std::fs::read_dir(root.join("harness/profiles")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+                load(root, &name).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "quick and full profiles expected, found {n}");
+    }
+}

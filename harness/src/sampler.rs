@@ -1,0 +1,167 @@
+//! Samples a process's `/proc` entries every 100 ms on a thread of its own:
+//! CPU (user, system), RSS and peak RSS, OS threads, and voluntary and
+//! involuntary context switches summed over its live threads.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProcSample {
+    /// Milliseconds since the trial's time origin.
+    pub t_ms: f64,
+    /// Cumulative CPU of the whole process (exited threads included), from /proc/PID/stat.
+    pub cpu_user_us: u64,
+    pub cpu_sys_us: u64,
+    pub rss_bytes: u64,
+    pub rss_peak_bytes: u64,
+    pub threads: u64,
+    /// Summed over the threads alive at the sample (a thread that exits takes its count along).
+    pub ctx_voluntary: u64,
+    pub ctx_involuntary: u64,
+}
+
+impl ProcSample {
+    pub fn cpu_us(&self) -> u64 {
+        self.cpu_user_us + self.cpu_sys_us
+    }
+    pub fn ctx_switches(&self) -> u64 {
+        self.ctx_voluntary + self.ctx_involuntary
+    }
+}
+
+/// One reading of `pid`, or None if it has gone.
+pub fn sample_once(pid: u32, t_ms: f64) -> Option<ProcSample> {
+    let p = procfs::process::Process::new(pid as i32).ok()?;
+    let stat = p.stat().ok()?;
+    let status = p.status().ok()?;
+    let us_per_tick = 1_000_000 / procfs::ticks_per_second();
+    let (mut vol, mut invol) = (0u64, 0u64);
+    if let Ok(tasks) = p.tasks() {
+        for t in tasks.flatten() {
+            if let Ok(s) = t.status() {
+                vol += s.voluntary_ctxt_switches.unwrap_or(0);
+                invol += s.nonvoluntary_ctxt_switches.unwrap_or(0);
+            }
+        }
+    }
+    Some(ProcSample {
+        t_ms,
+        cpu_user_us: stat.utime * us_per_tick,
+        cpu_sys_us: stat.stime * us_per_tick,
+        rss_bytes: status.vmrss.unwrap_or(0) * 1024,
+        rss_peak_bytes: status.vmhwm.unwrap_or(0) * 1024,
+        threads: status.threads,
+        ctx_voluntary: vol,
+        ctx_involuntary: invol,
+    })
+}
+
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Vec<ProcSample>>>,
+}
+
+impl Sampler {
+    /// Starts sampling `pid` every `period`, timing samples from `origin`.
+    pub fn start(pid: u32, origin: Instant, period: Duration) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut next = Instant::now();
+            loop {
+                let t_ms = origin.elapsed().as_secs_f64() * 1e3;
+                match sample_once(pid, t_ms) {
+                    Some(s) => out.push(s),
+                    None => break,
+                }
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                // Fixed schedule: a slow read does not shift later samples.
+                next += period;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now;
+                }
+            }
+            out
+        });
+        Sampler { stop, handle: Some(handle) }
+    }
+
+    /// Takes one last sample and returns them all.
+    pub fn stop(mut self) -> Vec<ProcSample> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Linear interpolation of a cumulative counter at time `t_ms`.
+pub fn counter_at(samples: &[ProcSample], t_ms: f64, f: impl Fn(&ProcSample) -> u64) -> Option<f64> {
+    let first = samples.first()?;
+    if t_ms <= first.t_ms {
+        return Some(f(first) as f64);
+    }
+    for w in samples.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if t_ms <= b.t_ms {
+            let span = b.t_ms - a.t_ms;
+            let frac = if span > 0.0 { (t_ms - a.t_ms) / span } else { 1.0 };
+            return Some(f(a) as f64 + frac * (f(b) as f64 - f(a) as f64));
+        }
+    }
+    samples.last().map(|s| f(s) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t_ms: f64, cpu: u64) -> ProcSample {
+        ProcSample {
+            t_ms,
+            cpu_user_us: cpu,
+            cpu_sys_us: 0,
+            rss_bytes: 0,
+            rss_peak_bytes: 0,
+            threads: 1,
+            ctx_voluntary: 0,
+            ctx_involuntary: 0,
+        }
+    }
+
+    #[test]
+    fn interpolates_counters_inside_and_clamps_outside() {
+        let v = [s(0.0, 0), s(100.0, 1000), s(200.0, 1000)];
+        assert_eq!(counter_at(&v, 50.0, ProcSample::cpu_us), Some(500.0));
+        assert_eq!(counter_at(&v, -5.0, ProcSample::cpu_us), Some(0.0));
+        assert_eq!(counter_at(&v, 150.0, ProcSample::cpu_us), Some(1000.0));
+        assert_eq!(counter_at(&v, 999.0, ProcSample::cpu_us), Some(1000.0));
+        assert_eq!(counter_at(&[], 1.0, ProcSample::cpu_us), None);
+    }
+
+    #[test]
+    fn samples_this_process() {
+        let me = sample_once(std::process::id(), 0.0).unwrap();
+        assert!(me.rss_bytes > 0 && me.threads >= 1);
+        assert!(me.rss_peak_bytes >= me.rss_bytes);
+        let sampler = Sampler::start(std::process::id(), Instant::now(), Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(60));
+        let v = sampler.stop();
+        assert!(v.len() >= 2, "{}", v.len());
+        assert!(v.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
+        assert!(sample_once(u32::MAX / 2, 0.0).is_none());
+    }
+}

@@ -1,0 +1,74 @@
+//! Building the tokio runtime the flags describe, and running a server on
+//! its own runtime in this process (tests, embedding).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::runtime::{Builder, Runtime};
+
+use crate::config::{Config, RuntimeKind, Settings};
+
+pub fn build(s: &Settings) -> std::io::Result<Runtime> {
+    let mut b = match s.runtime {
+        RuntimeKind::MultiThread => {
+            let mut b = Builder::new_multi_thread();
+            b.worker_threads(s.workers);
+            b
+        }
+        RuntimeKind::CurrentThread => Builder::new_current_thread(),
+    };
+    b.max_blocking_threads(s.max_blocking_threads)
+        .thread_name("rtc-server")
+        .enable_all()
+        .build()
+}
+
+/// A server on its own runtime and thread; stopped when dropped.
+pub struct InProcessServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcessServer {
+    /// Builds the runtime `cfg` describes, binds `cfg.settings.listen` and
+    /// serves on a background thread.
+    pub fn start(cfg: Arc<Config>) -> anyhow::Result<InProcessServer> {
+        let rt = build(&cfg.settings)?;
+        let listener = rt.block_on(tokio::net::TcpListener::bind(cfg.settings.listen))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rtc-in-process-server".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    tokio::select! {
+                        _ = stopped => {}
+                        r = crate::serve(listener, cfg) => {
+                            if let Err(e) = r {
+                                eprintln!("rust-server: {e:#}");
+                            }
+                        }
+                    }
+                });
+                // Dropping a runtime waits for blocking tasks; do not.
+                rt.shutdown_background();
+            })?;
+        Ok(InProcessServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for InProcessServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The `work` workload: the framing loop of one connection (PROTOCOL.md §2).
+
+use std::io;
+use std::time::Duration;
+
+use rtc_common::protocol::{
+    Disposition, IoKind, REQUEST_HEADER_LEN, RequestHeader, ResponseHeader, Status,
+};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{BufReader, BufWriter};
+
+use crate::config::Config;
+use crate::strategies::{self, Input};
+
+/// Per-connection state reused across requests: the input buffers (grown
+/// only to lengths already checked against the protocol's limits) and, for
+/// `--file-mode tokio-fs`, the connection's own tokio::fs::File.
+#[derive(Default)]
+struct Conn {
+    input: Input,
+    tokio_file: Option<tokio::fs::File>,
+}
+
+/// Serves one connection until the client closes it, sends a header that
+/// closes it (status 1 or 2), or an I/O error. Returns Ok on every orderly end.
+pub async fn serve_work<R, W>(rd: R, wr: W, cfg: &Config) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let buf_size = cfg.settings.buf_size;
+    let mut reader = BufReader::with_capacity(buf_size, rd);
+    let mut writer = BufWriter::with_capacity(buf_size, wr);
+    let mut conn = Conn::default();
+
+    loop {
+        let mut hb = [0u8; REQUEST_HEADER_LEN];
+        match read_full(&mut reader, &mut writer, &mut hb).await? {
+            // EOF at a frame boundary: everything answered is flushed; close.
+            0 => return writer.shutdown().await,
+            REQUEST_HEADER_LEN => {}
+            // EOF mid-header: close without a response.
+            _ => return Ok(()),
+        }
+        let h = RequestHeader::decode(&hb);
+        match h.disposition() {
+            Disposition::Close(status) => {
+                // Status 1 and 2: the payload stays unread.
+                write_response(&mut writer, status, h.id, &[]).await?;
+                return writer.shutdown().await;
+            }
+            Disposition::Skip(status) => {
+                if !discard(&mut reader, &mut writer, h.payload_len as usize).await? {
+                    return Ok(());
+                }
+                write_response(&mut writer, status, h.id, &[]).await?;
+            }
+            Disposition::Process(kind) => {
+                // disposition() has checked payload_len <= MAX_PAYLOAD_BYTES.
+                let len = h.payload_len as usize;
+                let input = &mut conn.input;
+                if input.payload.len() < len {
+                    input.payload.resize(len, 0);
+                }
+                input.payload_len = len;
+                input.file_len = 0;
+                if read_full(&mut reader, &mut writer, &mut input.payload[..len]).await? < len {
+                    return Ok(()); // EOF mid-payload
+                }
+                if !io_step(&mut conn, kind, &h, cfg).await? {
+                    write_response(&mut writer, Status::FileImpossible, h.id, &[]).await?;
+                    continue;
+                }
+                if h.cpu_rounds == 0 {
+                    let i = &conn.input;
+                    write_response(&mut writer, Status::Ok, h.id, &[i.payload(), i.file()]).await?;
+                } else {
+                    let input = std::mem::take(&mut conn.input);
+                    let (input, digest) =
+                        strategies::hash(cfg.settings.cpu_mode, cfg.rayon.as_ref(), input, h.cpu_rounds)
+                            .await?;
+                    conn.input = input;
+                    write_response(&mut writer, Status::Ok, h.id, &[&digest]).await?;
+                }
+            }
+        }
+    }
+}
+
+/// The I/O step. Returns false when the file step is impossible (status 4):
+/// no data file, a range past the length recorded at start, or a failed or
+/// short read. File bytes land in `conn.input.file[..file_len]`.
+async fn io_step(conn: &mut Conn, kind: IoKind, h: &RequestHeader, cfg: &Config) -> io::Result<bool> {
+    let us = |v: u32| Duration::from_micros(u64::from(v));
+    match kind {
+        IoKind::None => {}
+        IoKind::Sleep => {
+            // Go's time.Sleep(0) returns at once; skip tokio's timer for 0 too.
+            if h.io_arg > 0 {
+                tokio::time::sleep(us(h.io_arg)).await;
+            }
+        }
+        IoKind::Block => strategies::block(cfg.settings.block_mode, us(h.io_arg)).await?,
+        IoKind::File => {
+            let Some(data) = &cfg.data else {
+                return Ok(false);
+            };
+            // disposition() has checked io_arg <= MAX_FILE_BYTES.
+            let (offset, len) = (u64::from(h.io_offset), h.io_arg as usize);
+            if offset + len as u64 > data.len_bytes {
+                return Ok(false);
+            }
+            if len == 0 {
+                return Ok(true);
+            }
+            let mut buf = std::mem::take(&mut conn.input.file);
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            let (buf, r) = strategies::read_file(
+                cfg.settings.file_mode,
+                data,
+                &mut conn.tokio_file,
+                buf,
+                offset,
+                len,
+            )
+            .await;
+            conn.input.file = buf;
+            if r.is_err() {
+                return Ok(false);
+            }
+            conn.input.file_len = len;
+        }
+    }
+    Ok(true)
+}
+
+/// Reads until `dst` is full or EOF; returns the bytes read. Before every
+/// read that may block (the reader has no buffered bytes left) the writer is
+/// flushed: pipelined responses are batched, a lone request is answered at
+/// once, and a client waiting for an answer before finishing its next frame
+/// never stalls. tokio's BufReader, like Go's bufio.Reader, goes to the
+/// socket only when its buffer is empty, and reads straight into `dst` when
+/// `dst` is at least its capacity, so the check is exact.
+async fn read_full<R, W>(
+    reader: &mut BufReader<R>,
+    writer: &mut BufWriter<W>,
+    dst: &mut [u8],
+) -> io::Result<usize>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut n = 0;
+    while n < dst.len() {
+        if reader.buffer().is_empty() {
+            writer.flush().await?;
+        }
+        match reader.read(&mut dst[n..]).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Reads and drops `len` bytes through the reader's own buffer (bounded by
+/// `--buf-size`). Returns false on EOF before the end.
+async fn discard<R, W>(
+    reader: &mut BufReader<R>,
+    writer: &mut BufWriter<W>,
+    mut len: usize,
+) -> io::Result<bool>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    while len > 0 {
+        if reader.buffer().is_empty() {
+            writer.flush().await?;
+        }
+        let avail = reader.fill_buf().await?;
+        if avail.is_empty() {
+            return Ok(false);
+        }
+        let k = avail.len().min(len);
+        reader.consume(k);
+        len -= k;
+    }
+    Ok(true)
+}
+
+/// Writes a response header and its body parts into the buffered writer.
+async fn write_response<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
+    status: Status,
+    id: u32,
+    body: &[&[u8]],
+) -> io::Result<()> {
+    let body_len: usize = body.iter().map(|p| p.len()).sum();
+    // Bodies are at most payload (1 MiB) + file bytes (1 MiB) or a digest.
+    let body_len = u32::try_from(body_len).map_err(io::Error::other)?;
+    writer
+        .write_all(&ResponseHeader::new(status, body_len, id).encode())
+        .await?;
+    for part in body {
+        writer.write_all(part).await?;
+    }
+    Ok(())
+}

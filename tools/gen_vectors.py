@@ -407,6 +407,11 @@ def build():
          "EOF while the payload of an unknown kind is discarded: no response",
          [], trailing=[hexseg(request_header(io_kind=5, payload_len=100_000, req_id=82)),
                        data(0, 40_000)])
+    work("work_ok_then_eof_mid_header",
+         "EOF mid-frame after a complete request: its response is delivered, "
+         "the cut frame gets none",
+         [Req([hexseg(b"ok")], req_id=84)],
+         trailing=[hexseg(request_header(payload_len=4, req_id=85)[:10])])
     work("work_eof_after_full_header_no_payload",
          "a complete header whose payload never comes: no response",
          [], trailing=[hexseg(request_header(payload_len=1, cpu_rounds=1, req_id=83))])

@@ -1,1 +1,19 @@
-//! The experiment orchestrator: profiles, pinned trials, /proc sampling, statistics, verdicts, plots, report
+//! The experiment orchestrator. Data flows through one module per step:
+//! `profile` (TOML, validated) → `plan` (trial order, command lines) →
+//! `trial` (pinned server + probe + load generators + `sampler`) →
+//! `metrics` (flat named numbers per trial) → `results` (files on disk) →
+//! `stats`/`summary` (medians, intervals, ratios) → `report`.
+
+pub mod cli;
+pub mod metrics;
+pub mod plan;
+pub mod preflight;
+pub mod profile;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod sampler;
+pub mod signals;
+pub mod stats;
+pub mod summary;
+pub mod trial;

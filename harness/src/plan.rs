@@ -229,7 +229,8 @@ pub fn client_seconds(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults) -> f64 {
 /// client, the idle observation, the pause.
 pub fn trial_seconds(s: &ScenarioSpec, d: &Defaults) -> f64 {
     let load = s.clients.iter().map(|c| client_seconds(c, s, d)).fold(0.0, f64::max);
-    0.4 + load + s.observe_after_s + d.pause_s
+    // Start + probe ~0.4 s, idle baseline 0.3 s.
+    0.7 + load + s.observe_after_s + d.pause_s
 }
 
 pub fn profile_seconds(p: &Profile, trials: &[PlannedTrial]) -> f64 {
@@ -377,8 +378,8 @@ mod tests {
     fn durations_add_up() {
         let (p, _) = fixture();
         let t = order_trials(&p, &[]);
-        // cap: 0.4 + 3 + 0.5 = 3.9 s x 9; mix: 0.4 + 2 steps x 3 + 0.5 + 0.5 = 7.4 s x 4.
-        assert!((profile_seconds(&p, &t) - (9.0 * 3.9 + 4.0 * 7.4)).abs() < 1e-9);
+        // cap: 0.7 + 3 + 0.5 = 4.2 s x 9; mix: 0.7 + 2 steps x 3 + 0.5 + 0.5 = 7.7 s x 4.
+        assert!((profile_seconds(&p, &t) - (9.0 * 4.2 + 4.0 * 7.7)).abs() < 1e-9);
     }
 
     #[test]

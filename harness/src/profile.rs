@@ -32,13 +32,9 @@ fn err(file: &Path, context: impl Into<String>, message: impl Into<String>) -> P
 
 fn one_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    // toml's messages put the caret snippet first and the reason last.
-    lines
-        .iter()
-        .rev()
-        .find(|l| !l.starts_with('|') && !l.starts_with("-->") && !l.chars().all(|c| c.is_ascii_digit() || c == '|' || c == ' '))
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| lines.join(" "))
+    // Drop toml's source snippet (line numbers, pipes, carets), keep the words.
+    let snippet = |l: &&str| l.starts_with('|') || l.starts_with("-->") || l.chars().all(|c| c.is_ascii_digit() || "| ^".contains(c));
+    lines.into_iter().filter(|l| !snippet(l)).collect::<Vec<_>>().join(" ")
 }
 
 // ---------------------------------------------------------------- variants
@@ -196,6 +192,10 @@ pub struct ClientSpec {
     pub max_in_flight: Option<usize>,
     #[serde(default)]
     pub timeout_s: Option<f64>,
+    /// Scheduling niceness of this load generator (e.g. 10 for a bulk
+    /// "firehose" that shares the client CPU with a latency probe).
+    #[serde(default)]
+    pub nice: Option<i32>,
     /// Overrides of the scenario's timing for this client.
     #[serde(default)]
     pub warmup_s: Option<f64>,
@@ -423,6 +423,9 @@ fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -
                 return Err("key 'mix': workload = \"work\" needs a mix spec".into());
             }
         }
+    }
+    if c.nice.is_some_and(|n| !(0..=19).contains(&n)) {
+        return Err("key 'nice': must be 0..=19 (a load generator is never given priority over another)".into());
     }
     if let Some(a) = &c.arrival
         && a != "uniform"

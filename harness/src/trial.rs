@@ -228,7 +228,7 @@ fn drive(
 
     // A fresh server for every trial.
     let mut cmd = Command::new(server_bin);
-    cmd.args(server_args);
+    cmd.args(server_args).env(RUN_MARKER_ENV, &ctx.run.root);
     let opts = SpawnOptions { cpus: Some(ctx.server_cpus.to_vec()), die_with_parent: true, timeout: Some(Duration::from_secs(10)) };
     let mut server = match spawn_listening(cmd, &opts) {
         Ok(s) => s,
@@ -336,7 +336,7 @@ fn with_server(
         let timeout_s = c.timeout_s.unwrap_or(5.0);
         deadline_s = deadline_s.max(plan::client_seconds(c, scenario, d) + timeout_s + 10.0);
         let launched_ms = origin.elapsed().as_secs_f64() * 1e3;
-        match spawn_client(&ctx.bin_dir.join("loadgen"), &args, ctx.client_cpus, &errf) {
+        match spawn_client(&ctx.bin_dir.join("loadgen"), &args, ctx.client_cpus, c.nice.unwrap_or(0), &ctx.run.root, &errf) {
             Ok(child) => {
                 let pid = child.id();
                 let crec = ClientRecord {
@@ -472,14 +472,21 @@ fn with_server(
     Ok(())
 }
 
-fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], stderr_file: &Path) -> std::io::Result<Child> {
+/// Every child carries this variable (the run directory), so a test can
+/// prove that none outlives the harness.
+pub const RUN_MARKER_ENV: &str = "RTC_HARNESS_RUN";
+
+fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], nice: i32, run_root: &Path, stderr_file: &Path) -> std::io::Result<Child> {
     let mut cmd = Command::new(bin);
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(stderr_file)?);
+    cmd.args(args).env(RUN_MARKER_ENV, run_root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(stderr_file)?);
     let cpus = cpus.to_vec();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if nice != 0 && libc::setpriority(libc::PRIO_PROCESS, 0, nice) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             rtc_common::affinity::pin_current_thread(&cpus)

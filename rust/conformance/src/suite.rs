@@ -518,8 +518,13 @@ pub fn go_variants(quick: bool) -> Vec<Vec<String>> {
         out.push(strings(&["--cpu-mode", mode]));
         out.push(strings(&["--cpu-mode", mode, "--procs", "1"]));
     }
+    out.push(strings(&["--buf-size", SMALL_BUF_SIZE]));
     out
 }
+
+/// An extra variant for both servers, beyond the harness's matrix: a buffer
+/// smaller than a header makes every frame span several buffer refills.
+pub const SMALL_BUF_SIZE: &str = "7";
 
 fn strings(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| x.to_string()).collect()
@@ -614,23 +619,29 @@ pub fn rust_variants(d: &RustDefaults) -> Vec<Vec<String>> {
     if d.workers != 1 {
         push(strings(&["--workers", "1"]), &mut out);
     }
-    // current-thread crossed with each allowed cpu/block/file mode.
-    for (flag, values) in [
-        ("--cpu-mode", &CPU_MODES[..]),
-        ("--block-mode", &BLOCK_MODES[..]),
-        ("--file-mode", &FILE_MODES[..]),
+    // current-thread crossed with each allowed cpu/block/file mode (the
+    // mode the plain current-thread variant already runs is not repeated).
+    for (flag, values, dflt) in [
+        ("--cpu-mode", &CPU_MODES[..], &d.cpu_mode),
+        ("--block-mode", &BLOCK_MODES[..], &d.block_mode),
+        ("--file-mode", &FILE_MODES[..], &d.file_mode),
     ] {
-        for v in values.iter().filter(|v| **v != "block-in-place") {
-            let mut args = current_thread_base();
-            // Replace the flag if the base already set it.
-            if let Some(i) = args.iter().position(|a| a == flag) {
-                args[i + 1] = v.to_string();
-            } else {
-                args.extend(strings(&[flag, v]));
+        let base = current_thread_base();
+        let set = base.iter().position(|a| a == flag);
+        let effective = set.map_or(dflt.as_str(), |i| base[i + 1].as_str());
+        for v in values
+            .iter()
+            .filter(|v| **v != "block-in-place" && **v != effective)
+        {
+            let mut args = base.clone();
+            match set {
+                Some(i) => args[i + 1] = v.to_string(),
+                None => args.extend(strings(&[flag, v])),
             }
             push(args, &mut out);
         }
     }
+    push(strings(&["--buf-size", SMALL_BUF_SIZE]), &mut out);
     out
 }
 
@@ -714,6 +725,7 @@ pub fn flag_mismatches(args: &[String], cfg: &Value) -> Vec<String> {
             "--coop" => "coop",
             "--workers" => "workers",
             "--procs" => "gomaxprocs",
+            "--buf-size" => "buf_size",
             _ => continue,
         };
         match cfg.get(key).map(value_text) {
@@ -926,7 +938,7 @@ mod tests {
     fn go_matrix_is_modes_by_procs() {
         assert_eq!(go_variants(true), vec![Vec::<String>::new()]);
         let v = go_variants(false);
-        assert_eq!(v.len(), 4);
+        assert_eq!(v.len(), 5);
         assert!(v.contains(&strings(&["--cpu-mode", "pool", "--procs", "1"])));
     }
 

@@ -1,0 +1,126 @@
+//! Command-line interface: `harness run | report | list | check | diff`.
+
+use crate::{preflight, profile, runner};
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, about = "Runs fair Go-vs-tokio experiments and reports a verdict for each claim")]
+pub struct Cli {
+    /// Repository root (default: found from the binary's location or the current directory).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
+    /// Where the binaries are (default: <root>/bin).
+    #[arg(long, global = true)]
+    pub bin_dir: Option<PathBuf>,
+    /// Where runs are written (default: <root>/results).
+    #[arg(long, global = true)]
+    pub results_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run a profile's scenarios and write a results directory.
+    Run {
+        /// quick, full, or a path to a profile .toml.
+        #[arg(long, default_value = "quick")]
+        profile: String,
+        /// Run only these scenarios (and the capacity scenarios they need).
+        #[arg(long, num_args = 1..)]
+        only: Vec<String>,
+        /// Results directory to write (default: results/<UTC stamp>-<profile>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write report.md and report.html (with plots) for a results directory.
+    Report { dir: PathBuf },
+    /// List a profile's scenarios and what each measures.
+    List {
+        #[arg(long, default_value = "quick")]
+        profile: String,
+    },
+    /// Preflight only: binaries, versions, CPUs, limits, data file, disk.
+    Check {
+        #[arg(long, default_value = "quick")]
+        profile: String,
+    },
+}
+
+pub struct Paths {
+    pub root: PathBuf,
+    pub bin_dir: PathBuf,
+    pub results_dir: PathBuf,
+}
+
+fn is_root(p: &Path) -> bool {
+    p.join("harness/variants.toml").is_file()
+}
+
+pub fn paths(cli: &Cli) -> Result<Paths> {
+    let root = match &cli.root {
+        Some(r) => r.clone(),
+        None => {
+            let from_exe = std::env::current_exe().ok().and_then(|e| e.parent()?.parent().map(Path::to_path_buf));
+            let cwd = std::env::current_dir()?;
+            match from_exe.filter(|p| is_root(p)) {
+                Some(p) => p,
+                None if is_root(&cwd) => cwd,
+                None => bail!("cannot find the repository root (no harness/variants.toml here): pass --root"),
+            }
+        }
+    };
+    if !is_root(&root) {
+        bail!("{}: not the repository root (no harness/variants.toml)", root.display());
+    }
+    Ok(Paths {
+        bin_dir: cli.bin_dir.clone().unwrap_or_else(|| root.join("bin")),
+        results_dir: cli.results_dir.clone().unwrap_or_else(|| root.join("results")),
+        root,
+    })
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let paths = paths(&cli)?;
+    match cli.command {
+        Cmd::Run { profile, only, out } => {
+            let opts = runner::RunOptions { root: paths.root, bin_dir: paths.bin_dir, results_dir: paths.results_dir, profile, only, out };
+            let (end, _) = runner::run(&opts)?;
+            Ok(match end {
+                runner::RunEnd::Interrupted => 130,
+                runner::RunEnd::AllRan { failed: 0 } => 0,
+                runner::RunEnd::AllRan { .. } => 1,
+            })
+        }
+        Cmd::Report { dir } => {
+            crate::report::run(&paths.root, &dir)?;
+            Ok(0)
+        }
+        Cmd::List { profile } => {
+            print!("{}", runner::list(&paths.root, &profile)?);
+            Ok(0)
+        }
+        Cmd::Check { profile } => {
+            let (p, variants) = profile::load(&paths.root, &profile)?;
+            let pf = preflight::run(&paths.bin_dir, &paths.results_dir, &variants, Some(&p));
+            println!("cpus allowed {:?}: server {:?}, load generator {:?}", pf.cpus_allowed, pf.server_cpus, pf.client_cpus);
+            println!("go: {}", pf.go_version.as_deref().unwrap_or("unavailable"));
+            println!("rustc: {}", pf.rustc_version.as_deref().unwrap_or("unavailable"));
+            println!("open files: soft {} hard {} (needed {})", pf.nofile_soft, pf.nofile_hard, pf.nofile_needed);
+            println!("sha-256 chain: {:.0} rounds/ms on the server CPU", preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus));
+            if let Some(d) = &pf.data_file {
+                println!("data file: {}", d.display());
+            }
+            for w in &pf.warnings {
+                println!("warning: {w}");
+            }
+            for e in &pf.errors {
+                println!("error: {e}");
+            }
+            Ok(if pf.errors.is_empty() { 0 } else { 1 })
+        }
+    }
+}

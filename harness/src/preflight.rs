@@ -1,0 +1,216 @@
+//! Checks before anything runs (`harness check`, and the start of every
+//! run): binaries present and runnable, toolchain versions, CPUs for
+//! pinning, the file-descriptor limit, the data file, free disk, loopback.
+
+use crate::profile::{Profile, Variants};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Preflight {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub go_version: Option<String>,
+    pub rustc_version: Option<String>,
+    pub cpus_allowed: Vec<usize>,
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
+    pub nofile_soft: u64,
+    pub nofile_hard: u64,
+    pub nofile_needed: u64,
+    pub data_file: Option<PathBuf>,
+}
+
+/// Runs `program args` with a time limit; its first output line.
+pub fn command_line(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => {
+                let out = child.wait_with_output().map_err(|e| e.to_string())?;
+                let text = String::from_utf8_lossy(if out.stdout.is_empty() { &out.stderr } else { &out.stdout }).into_owned();
+                let first = text.lines().next().unwrap_or("").trim().to_string();
+                return if st.success() { Ok(first) } else { Err(format!("{} exited with {st}: {first}", program.display())) };
+            }
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{} did not answer within {} s", program.display(), limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn rlimit_nofile() -> (u64, u64) {
+    // SAFETY: getrlimit fills the struct we own.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        (r.rlim_cur, r.rlim_max)
+    }
+}
+
+fn raise_nofile(to: u64) -> bool {
+    // SAFETY: setrlimit with values read from getrlimit and bounded by the hard limit.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = to.min(r.rlim_max);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0
+    }
+}
+
+fn free_disk_bytes(dir: &Path) -> Option<u64> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statvfs on a NUL-terminated path into a struct we own.
+    unsafe {
+        let mut s: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut s) != 0 {
+            return None;
+        }
+        Some(s.f_bavail as u64 * s.f_frsize as u64)
+    }
+}
+
+/// Every binary the profile's variants need, plus the load generator.
+pub fn needed_binaries(variants: &Variants, p: Option<&Profile>) -> Vec<String> {
+    let mut names: Vec<String> = match p {
+        Some(p) => p.scenarios.iter().flat_map(|s| s.variants.iter().map(|v| variants[v].server.clone())).collect(),
+        None => variants.values().map(|v| v.server.clone()).collect(),
+    };
+    names.push("loadgen".into());
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Option<&Profile>) -> Preflight {
+    let mut pf = Preflight::default();
+    for b in needed_binaries(variants, profile) {
+        let path = bin_dir.join(&b);
+        if !path.exists() {
+            pf.errors.push(format!("{} is missing: run `make build`", path.display()));
+            continue;
+        }
+        if let Err(e) = command_line(&path, &["--help"], Duration::from_secs(5)) {
+            pf.errors.push(format!("{b} is not runnable: {e}"));
+        }
+    }
+    pf.go_version = command_line(Path::new("go"), &["version"], Duration::from_secs(10)).ok();
+    pf.rustc_version = command_line(Path::new("rustc"), &["--version"], Duration::from_secs(10)).ok();
+    if pf.go_version.is_none() {
+        pf.warnings.push("`go version` failed: the Go version is taken from the server's config line".into());
+    }
+
+    pf.cpus_allowed = rtc_common::affinity::allowed_cpus().unwrap_or_default();
+    match crate::plan::split_cpus(&pf.cpus_allowed) {
+        Some((s, c)) => {
+            pf.server_cpus = s;
+            pf.client_cpus = c;
+        }
+        None => {
+            pf.warnings.push(
+                "only one CPU is available: the server and the load generator share it, so pinning is impossible and every result is confounded"
+                    .into(),
+            );
+            pf.server_cpus = pf.cpus_allowed.clone();
+            pf.client_cpus = pf.cpus_allowed.clone();
+        }
+    }
+
+    // Each connection costs a descriptor in the load generator and one in the
+    // server (separate processes, same limit); headroom for files and pipes.
+    let needed = profile.map(|p| p.scenarios.iter().map(|s| s.clients.iter().map(|c| c.conns as u64).sum::<u64>()).max().unwrap_or(0)).unwrap_or(0) + 256;
+    pf.nofile_needed = needed;
+    let (soft, hard) = rlimit_nofile();
+    if soft < needed {
+        if hard < needed {
+            pf.errors.push(format!(
+                "the largest scenario needs {needed} open files but the hard limit is {hard}: raise it (ulimit -Hn) or lower its conns"
+            ));
+        } else if !raise_nofile(needed) {
+            pf.errors.push(format!("cannot raise the open-file limit from {soft} to {needed}"));
+        }
+    }
+    let (soft, hard) = rlimit_nofile();
+    pf.nofile_soft = soft;
+    pf.nofile_hard = hard;
+
+    if let Err(e) = std::fs::create_dir_all(results_dir) {
+        pf.errors.push(format!("cannot create {}: {e}", results_dir.display()));
+    }
+    match free_disk_bytes(results_dir) {
+        Some(b) if b < 200 << 20 => pf.errors.push(format!("only {} MiB free under {}: the disk is (nearly) full", b >> 20, results_dir.display())),
+        None => pf.warnings.push(format!("cannot tell the free space under {}", results_dir.display())),
+        _ => {}
+    }
+    if let Err(e) = std::net::TcpListener::bind("127.0.0.1:0") {
+        pf.errors.push(format!("cannot bind a loopback port: {e}"));
+    }
+
+    if let Some(p) = profile {
+        let bytes = p.defaults.data_file_bytes;
+        let path = results_dir.join(".data").join(format!("data-{bytes}.bin"));
+        let ok = rtc_common::datafile::is_valid(&path, bytes)
+            || std::fs::create_dir_all(path.parent().unwrap()).is_ok() && rtc_common::datafile::create(&path, bytes).is_ok();
+        if ok {
+            pf.data_file = Some(path);
+        } else {
+            pf.errors.push(format!("cannot create the data file {}", path.display()));
+        }
+    }
+    pf
+}
+
+/// SHA-256 chain rounds per millisecond on the server's CPUs: the profile
+/// says `cpu_ms`, the protocol takes rounds. Best of five runs, measured on a
+/// thread pinned to the server's first CPU with the same `sha2` code the
+/// Rust server runs (Go's crypto/sha256 uses the same SHA instructions).
+pub fn calibrate_sha_rounds_per_ms(server_cpus: &[usize]) -> f64 {
+    let cpus = server_cpus.to_vec();
+    std::thread::spawn(move || {
+        if let Some(&c) = cpus.first() {
+            let _ = rtc_common::affinity::pin_current_thread(&[c]);
+        }
+        let rounds = 20_000u32;
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            std::hint::black_box(rtc_common::protocol::sha_chain(&[b"calibrate"], rounds));
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        rounds as f64 / (best * 1e3)
+    })
+    .join()
+    .unwrap_or(1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_reports_failures_and_output() {
+        assert_eq!(command_line(Path::new("sh"), &["-c", "echo hi; echo there"], Duration::from_secs(5)).unwrap(), "hi");
+        assert!(command_line(Path::new("sh"), &["-c", "echo bad >&2; exit 3"], Duration::from_secs(5)).unwrap_err().contains("bad"));
+        assert!(command_line(Path::new("/no/such/tool"), &[], Duration::from_secs(5)).is_err());
+        assert!(command_line(Path::new("sleep"), &["5"], Duration::from_millis(100)).unwrap_err().contains("did not answer"));
+    }
+
+    #[test]
+    fn calibration_is_positive() {
+        let r = calibrate_sha_rounds_per_ms(&rtc_common::affinity::allowed_cpus().unwrap());
+        assert!(r.is_finite() && r > 10.0, "{r}");
+    }
+}

@@ -1,0 +1,291 @@
+//! `harness run`: preflight, calibration, every trial in interleaved order,
+//! the summary rewritten after each scenario, and on Ctrl-C every child
+//! ended, what finished summarized, exit 130.
+
+use crate::plan;
+use crate::preflight;
+use crate::profile::{self, Profile, Variants};
+use crate::results::{self, RunDir};
+use crate::signals;
+use crate::summary;
+use crate::trial::{self, Status, TrialRecord};
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+pub struct RunOptions {
+    pub root: PathBuf,
+    pub bin_dir: PathBuf,
+    pub results_dir: PathBuf,
+    pub profile: String,
+    pub only: Vec<String>,
+    /// Write into this directory instead of results/<stamp>-<profile>.
+    pub out: Option<PathBuf>,
+}
+
+/// How a run ended, for the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    AllRan { failed: usize },
+    Interrupted,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    schema_version: u32,
+    harness_version: &'a str,
+    git_commit: String,
+    git_dirty: Option<bool>,
+    profile: &'a str,
+    profile_file: String,
+    only: &'a [String],
+    started_at: String,
+    ended_at: Option<String>,
+    interrupted: bool,
+    cpu_model: Option<String>,
+    cpu_count_online: usize,
+    cpus_allowed: String,
+    server_cpus: String,
+    client_cpus: String,
+    kernel: Option<String>,
+    go_version: Option<String>,
+    rustc_version: Option<String>,
+    nofile_soft: u64,
+    nofile_hard: u64,
+    data_file: Option<String>,
+    data_file_bytes: u64,
+    sha_rounds_per_ms: f64,
+    planned_trials: usize,
+    estimated_s: f64,
+    warnings: &'a [String],
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn cpu_model() -> Option<String> {
+    use procfs::Current;
+    let info = procfs::CpuInfo::current().ok()?;
+    info.model_name(0).map(str::to_string)
+}
+
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    done: usize,
+}
+
+impl Progress {
+    fn new(total: usize, estimated_s: f64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} trials, eta {eta} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        if bar.is_none() {
+            eprintln!("harness: {total} trials, about {:.0} s", estimated_s);
+        }
+        Progress { bar, total, done: 0 }
+    }
+    fn finished(&mut self, t: &TrialRecord, secs: f64) {
+        self.done += 1;
+        let status = match t.status {
+            Status::Ok => "ok".to_string(),
+            Status::Invalid => format!("INVALID: {}", t.problems.first().cloned().unwrap_or_default()),
+            Status::Failed => format!("FAILED: {}", t.problems.first().cloned().unwrap_or_default()),
+        };
+        match &self.bar {
+            Some(b) => {
+                b.inc(1);
+                b.set_message(t.trial_id.clone());
+                if t.status != Status::Ok {
+                    b.println(format!("{} {status}", t.trial_id));
+                }
+            }
+            None => eprintln!("[{}/{}] {} {status} ({secs:.1} s)", self.done, self.total, t.trial_id),
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
+    signals::install();
+    let (p, variants) = profile::load(&opts.root, &opts.profile)?;
+    for id in &opts.only {
+        if !p.scenarios.iter().any(|s| &s.id == id) {
+            bail!("{}: --only {id:?}: no such scenario (see `harness list --profile {}`)", p.path.display(), opts.profile);
+        }
+    }
+    let pf = preflight::run(&opts.bin_dir, &opts.results_dir, &variants, Some(&p));
+    for w in &pf.warnings {
+        eprintln!("harness: warning: {w}");
+    }
+    if let Some(e) = pf.errors.first() {
+        bail!("preflight: {e}{}", if pf.errors.len() > 1 { format!(" (and {} more; see `harness check`)", pf.errors.len() - 1) } else { String::new() });
+    }
+    // The harness itself stays off the server's CPUs.
+    let _ = rtc_common::affinity::pin_current_thread(&pf.client_cpus);
+    let rounds_per_ms = preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus);
+
+    let now = SystemTime::now();
+    let run = match &opts.out {
+        Some(dir) => {
+            for sub in ["trials", "hlog", "hgrm"] {
+                std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            RunDir::open(dir)
+        }
+        None => RunDir::create(&opts.results_dir, &results::utc_stamp(now), &p.name)?,
+    };
+    let ptext = std::fs::read(&p.path)?;
+    results::write_atomic(&run.root.join("profile.toml"), &ptext)?;
+
+    let selection = plan::with_dependencies(&p, &opts.only);
+    let trials = plan::order_trials(&p, &selection);
+    let estimated_s = plan::profile_seconds(&p, &trials);
+    let vectors = rtc_conformance::load(&opts.root.join("testdata/protocol/vectors.json"))
+        .context("cannot load the protocol vectors for the correctness probe")?;
+    let probe = probe_vectors(&vectors.vectors);
+
+    let mut meta = Meta {
+        schema_version: results::SCHEMA_VERSION,
+        harness_version: env!("CARGO_PKG_VERSION"),
+        git_commit: git(&opts.root, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+        git_dirty: git(&opts.root, &["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+        profile: &p.name,
+        profile_file: p.path.display().to_string(),
+        only: &opts.only,
+        started_at: results::rfc3339(now),
+        ended_at: None,
+        interrupted: false,
+        cpu_model: cpu_model(),
+        cpu_count_online: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpus_allowed: rtc_common::affinity::format_cpu_list(&pf.cpus_allowed),
+        server_cpus: rtc_common::affinity::format_cpu_list(&pf.server_cpus),
+        client_cpus: rtc_common::affinity::format_cpu_list(&pf.client_cpus),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string()),
+        go_version: pf.go_version.clone(),
+        rustc_version: pf.rustc_version.clone(),
+        nofile_soft: pf.nofile_soft,
+        nofile_hard: pf.nofile_hard,
+        data_file: pf.data_file.as_ref().map(|d| d.display().to_string()),
+        data_file_bytes: p.defaults.data_file_bytes,
+        sha_rounds_per_ms: rounds_per_ms,
+        planned_trials: trials.len(),
+        estimated_s,
+        warnings: &pf.warnings,
+    };
+    results::write_json(&run.meta(), &meta)?;
+    eprintln!("harness: writing {}", run.root.display());
+
+    let data_file = pf.data_file.clone().context("no data file")?;
+    let mut capacities: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let mut records: Vec<TrialRecord> = Vec::new();
+    let mut progress = Progress::new(trials.len(), estimated_s);
+    let mut interrupted = false;
+    let mut i = 0;
+    while i < trials.len() {
+        let scenario_idx = trials[i].scenario;
+        while i < trials.len() && trials[i].scenario == scenario_idx {
+            let ctx = trial::Context {
+                bin_dir: &opts.bin_dir,
+                run: &run,
+                profile: &p,
+                variants: &variants,
+                server_cpus: &pf.server_cpus,
+                client_cpus: &pf.client_cpus,
+                data_file: &data_file,
+                rounds_per_ms,
+                capacities: &capacities,
+                probe: &probe,
+            };
+            let t0 = Instant::now();
+            match trial::run(&ctx, &trials[i]) {
+                Ok(rec) => {
+                    progress.finished(&rec, t0.elapsed().as_secs_f64());
+                    records.push(rec);
+                }
+                Err(signals::Interrupted) => {
+                    interrupted = true;
+                    break;
+                }
+            }
+            i += 1;
+        }
+        let s = summary::summarize(&p, &records, false, interrupted);
+        if let Some(cap) = s.scenarios.iter().find(|x| x.id == p.scenarios[scenario_idx].id).and_then(|x| x.capacity_rps.clone()) {
+            capacities.insert(p.scenarios[scenario_idx].id.clone(), cap);
+        }
+        results::write_json(&run.summary(), &s)?;
+        if interrupted {
+            break;
+        }
+    }
+    progress.finish();
+    let _ = std::fs::remove_dir_all(run.scratch());
+    let s = summary::summarize(&p, &records, !interrupted, interrupted);
+    results::write_json(&run.summary(), &s)?;
+    meta.ended_at = Some(results::rfc3339(SystemTime::now()));
+    meta.interrupted = interrupted;
+    results::write_json(&run.meta(), &meta)?;
+    if opts.out.is_none() {
+        results::update_latest(&opts.results_dir, &run.root)?;
+    }
+    let failed: Vec<&TrialRecord> = records.iter().filter(|r| r.status == Status::Failed).collect();
+    let invalid = records.iter().filter(|r| r.status == Status::Invalid).count();
+    eprintln!(
+        "harness: {} trials: {} ok, {invalid} invalid, {} failed{} -> {}",
+        records.len(),
+        records.len() - invalid - failed.len(),
+        failed.len(),
+        if interrupted { " (interrupted)" } else { "" },
+        run.root.display()
+    );
+    if let Some(f) = failed.first() {
+        eprintln!("harness: first failure: {}: {}", f.trial_id, f.problems.first().cloned().unwrap_or_default());
+    }
+    println!("{}", run.root.display());
+    let end = if interrupted { RunEnd::Interrupted } else { RunEnd::AllRan { failed: failed.len() } };
+    Ok((end, run.root.clone()))
+}
+
+/// A few small vectors of each kind: enough to catch a wrong server or
+/// mode before load, cheap enough to run before every trial.
+pub fn probe_vectors(all: &[rtc_conformance::Vector]) -> Vec<rtc_conformance::Vector> {
+    all.iter()
+        .filter(|v| {
+            let bytes = rtc_conformance::bytes_of(&v.send).len() + rtc_conformance::bytes_of(&v.expect).len();
+            bytes <= 20_000 && !v.name.contains("limit") && !v.name.contains("1000000")
+        })
+        .cloned()
+        .collect()
+}
+
+/// `harness list`: scenarios with what each measures.
+pub fn list(root: &Path, profile_name: &str) -> Result<String> {
+    let (p, variants): (Profile, Variants) = profile::load(root, profile_name)?;
+    let mut out = format!("profile {} — {}\n", p.name, p.description);
+    let trials = plan::order_trials(&p, &[]);
+    out += &format!("{} trials, about {:.0} s\n\n", trials.len(), plan::profile_seconds(&p, &trials));
+    for s in &p.scenarios {
+        out += &format!("{:<28} [{}] {}\n", s.id, s.claims.join(","), s.title);
+        out += &format!("{:<28} variants: {}; repeats: {}\n", "", s.variants.join(", "), s.repeats(&p.defaults));
+    }
+    out += "\nvariants:\n";
+    for (name, v) in &variants {
+        out += &format!("  {name:<22} {}\n", v.description);
+    }
+    Ok(out)
+}

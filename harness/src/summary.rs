@@ -1,0 +1,191 @@
+//! `summary.json`: for every scenario, each metric's median and interval per
+//! variant over the valid repeats, and each pair of variants' ratio with its
+//! interval and U-test p-value. Recomputed from the trial files alone, so it
+//! can be rebuilt (and `harness report` re-run) long after the run.
+
+use crate::profile::{LoadModel, Profile};
+use crate::stats::{self, Estimate, Ratio};
+use crate::trial::{Status, TrialRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const CONFIDENCE: f64 = 0.95;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub ok: usize,
+    pub invalid: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairRatio {
+    /// ratio = median(a) / median(b)
+    pub a: String,
+    pub b: String,
+    #[serde(flatten)]
+    pub ratio: Ratio,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    pub id: String,
+    pub title: String,
+    pub claims: Vec<String>,
+    pub workload: String,
+    pub variants: Vec<String>,
+    pub counts: BTreeMap<String, Counts>,
+    /// "trial id: problem" for every trial that was not ok.
+    pub problems: Vec<String>,
+    /// metric -> variant -> estimate over the valid repeats.
+    pub metrics: BTreeMap<String, BTreeMap<String, Estimate>>,
+    /// metric -> ratios for each pair of variants (headline metrics only).
+    pub ratios: BTreeMap<String, Vec<PairRatio>>,
+    /// Closed-loop scenarios: each variant's median throughput, the capacity
+    /// open-loop scenarios take their rates from.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub capacity_rps: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub profile: String,
+    pub generated_at: String,
+    /// False while the run is going on or when it was interrupted.
+    pub complete: bool,
+    pub interrupted: bool,
+    pub confidence_level: f64,
+    pub trials: Counts,
+    pub scenarios: Vec<ScenarioSummary>,
+}
+
+/// Metrics worth a ratio between variants (the rest keep their estimates).
+pub fn is_headline(metric: &str) -> bool {
+    metric.starts_with("server.")
+        || metric.ends_with("achieved_rps")
+        || (metric.contains("latency_us.corrected.") && ["p50", "p99", "p999", "max"].iter().any(|p| metric.ends_with(&format!(".{p}"))))
+}
+
+pub fn scenario_summary(p: &Profile, scenario_idx: usize, trials: &[&TrialRecord]) -> ScenarioSummary {
+    let s = &p.scenarios[scenario_idx];
+    let mut counts: BTreeMap<String, Counts> = s.variants.iter().map(|v| (v.clone(), Counts::default())).collect();
+    let mut problems = Vec::new();
+    let mut values: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    for t in trials.iter().filter(|t| t.scenario == s.id) {
+        let c = counts.entry(t.variant.clone()).or_default();
+        match t.status {
+            Status::Ok => c.ok += 1,
+            Status::Invalid => c.invalid += 1,
+            Status::Failed => c.failed += 1,
+        }
+        for pr in &t.problems {
+            problems.push(format!("{}: {pr}", t.trial_id));
+        }
+        if t.status != Status::Ok {
+            continue;
+        }
+        for (m, v) in &t.metrics {
+            values.entry(m.clone()).or_default().entry(t.variant.clone()).or_default().push(*v);
+        }
+    }
+    let mut metrics = BTreeMap::new();
+    let mut ratios = BTreeMap::new();
+    for (m, per_variant) in &values {
+        let est: BTreeMap<String, Estimate> = per_variant.iter().filter_map(|(v, xs)| stats::estimate(xs, CONFIDENCE).map(|e| (v.clone(), e))).collect();
+        if is_headline(m) {
+            let mut pairs = Vec::new();
+            for (i, a) in s.variants.iter().enumerate() {
+                for b in &s.variants[i + 1..] {
+                    if let (Some(xa), Some(xb)) = (per_variant.get(a), per_variant.get(b))
+                        && let Some(r) = stats::ratio(xa, xb, CONFIDENCE)
+                    {
+                        pairs.push(PairRatio { a: a.clone(), b: b.clone(), ratio: r });
+                    }
+                }
+            }
+            if !pairs.is_empty() {
+                ratios.insert(m.clone(), pairs);
+            }
+        }
+        metrics.insert(m.clone(), est);
+    }
+    let capacity_rps = if s.clients.iter().all(|c| c.model == LoadModel::Closed) {
+        let key = format!("{}.achieved_rps", s.clients[0].name);
+        metrics.get(&key).map(|per| per.iter().map(|(v, e)| (v.clone(), e.median)).collect())
+    } else {
+        None
+    };
+    ScenarioSummary {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        claims: s.claims.clone(),
+        workload: s.workload.as_str().into(),
+        variants: s.variants.clone(),
+        counts,
+        problems,
+        metrics,
+        ratios,
+        capacity_rps,
+    }
+}
+
+pub fn summarize(p: &Profile, trials: &[TrialRecord], complete: bool, interrupted: bool) -> Summary {
+    let refs: Vec<&TrialRecord> = trials.iter().collect();
+    let mut total = Counts::default();
+    for t in trials {
+        match t.status {
+            Status::Ok => total.ok += 1,
+            Status::Invalid => total.invalid += 1,
+            Status::Failed => total.failed += 1,
+        }
+    }
+    let scenarios = (0..p.scenarios.len())
+        .filter(|&i| trials.iter().any(|t| t.scenario == p.scenarios[i].id))
+        .map(|i| scenario_summary(p, i, &refs))
+        .collect();
+    Summary {
+        schema_version: crate::results::SCHEMA_VERSION,
+        profile: p.name.clone(),
+        generated_at: crate::results::rfc3339(std::time::SystemTime::now()),
+        complete,
+        interrupted,
+        confidence_level: CONFIDENCE,
+        trials: total,
+        scenarios,
+    }
+}
+
+/// Reads every trial file of a run directory.
+pub fn load_trials(run: &crate::results::RunDir) -> anyhow::Result<Vec<TrialRecord>> {
+    let mut out = Vec::new();
+    let dir = run.root.join("trials");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let bytes = std::fs::read(&p)?;
+        let t: TrialRecord = serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        out.push(t);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headline_metrics() {
+        assert!(is_headline("server.cpu_us_per_request"));
+        assert!(is_headline("main.classes.light.latency_us.corrected.p99"));
+        assert!(is_headline("main.step2.achieved_rps"));
+        assert!(!is_headline("main.latency_us.corrected.p90"));
+        assert!(!is_headline("main.latency_us.uncorrected.p99"));
+        assert!(!is_headline("main.errors.total"));
+    }
+}

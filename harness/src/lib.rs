@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod metrics;
+pub mod micro;
 pub mod plan;
 pub mod preflight;
 pub mod profile;

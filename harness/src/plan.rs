@@ -40,6 +40,38 @@ pub fn order_trials(p: &Profile, only: &[String]) -> Vec<PlannedTrial> {
     out
 }
 
+/// One microbenchmark process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedMicro {
+    pub micro: usize,
+    /// "go" or "rust".
+    pub language: String,
+    pub repeat: usize,
+}
+
+impl PlannedMicro {
+    pub fn id(&self, p: &Profile) -> String {
+        format!("{}--{}--r{}", p.micro[self.micro].id, self.language, self.repeat + 1)
+    }
+}
+
+/// Microbenchmark processes, languages alternating and rotated per repeat.
+pub fn order_micro(p: &Profile, only: &[String]) -> Vec<PlannedMicro> {
+    let langs = crate::profile::MICRO_LANGUAGES;
+    let mut out = Vec::new();
+    for (mi, m) in p.micro.iter().enumerate() {
+        if !only.is_empty() && !only.contains(&m.id) {
+            continue;
+        }
+        for r in 0..m.repeats.unwrap_or(p.defaults.repeats) {
+            for i in 0..langs.len() {
+                out.push(PlannedMicro { micro: mi, language: langs[(i + r) % langs.len()].to_string(), repeat: r });
+            }
+        }
+    }
+    out
+}
+
 /// Scenarios a selection depends on through `of_capacity`, added so
 /// `--only steps` still measures the capacity it needs first.
 pub fn with_dependencies(p: &Profile, only: &[String]) -> Vec<String> {
@@ -235,6 +267,10 @@ pub fn trial_seconds(s: &ScenarioSpec, d: &Defaults) -> f64 {
 
 pub fn profile_seconds(p: &Profile, trials: &[PlannedTrial]) -> f64 {
     trials.iter().map(|t| trial_seconds(&p.scenarios[t.scenario], &p.defaults)).sum()
+}
+
+pub fn micro_seconds(p: &Profile, micro: &[PlannedMicro]) -> f64 {
+    micro.iter().map(|m| p.micro[m.micro].expected_s + p.defaults.pause_s).sum()
 }
 
 /// Splits the allowed CPUs in two halves: the server gets the first half,

@@ -242,6 +242,44 @@ fn d_true() -> bool {
     true
 }
 
+/// A microbenchmark (bin/go-micro and bin/rust-micro, same subcommand and
+/// arguments), run as interleaved processes like the network trials.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MicroSpec {
+    pub id: String,
+    pub title: String,
+    pub claims: Vec<String>,
+    /// The subcommand: spawn, pingpong, channels, blocking-burst, starve, lifo-wake.
+    pub bench: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Processes per language (interleaved go, rust, rust, go, ...).
+    #[serde(default)]
+    pub repeats: Option<usize>,
+    /// Timed repeats inside each process (`--repeats`); the trial keeps their median.
+    #[serde(default = "d_inner")]
+    pub inner_repeats: usize,
+    #[serde(default = "d_micro_timeout")]
+    pub timeout_s: f64,
+    /// Seconds one process is expected to take (for the ETA).
+    #[serde(default = "d_micro_expected")]
+    pub expected_s: f64,
+}
+
+fn d_inner() -> usize {
+    3
+}
+fn d_micro_timeout() -> f64 {
+    120.0
+}
+fn d_micro_expected() -> f64 {
+    2.0
+}
+
+pub const MICRO_BENCHES: &[&str] = &["spawn", "pingpong", "channels", "blocking-burst", "starve", "lifo-wake"];
+pub const MICRO_LANGUAGES: &[&str] = &["go", "rust"];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub name: String,
@@ -249,6 +287,7 @@ pub struct Profile {
     pub path: PathBuf,
     pub defaults: Defaults,
     pub scenarios: Vec<ScenarioSpec>,
+    pub micro: Vec<MicroSpec>,
 }
 
 #[derive(Deserialize)]
@@ -260,6 +299,8 @@ struct RawProfile {
     defaults: Option<toml::Value>,
     #[serde(rename = "scenario", default)]
     scenarios: Vec<toml::Value>,
+    #[serde(default)]
+    micro: Vec<toml::Value>,
 }
 
 impl ScenarioSpec {
@@ -295,10 +336,22 @@ pub fn parse_profile(file: &Path, text: &str, variants: &Variants) -> Result<Pro
         validate_scenario(&s, &scenarios, variants).map_err(|m| err(file, &label, m))?;
         scenarios.push(s);
     }
-    if scenarios.is_empty() {
-        return Err(err(file, "profile", "no [[scenario]] declared"));
+    let mut micro: Vec<MicroSpec> = Vec::new();
+    for (i, value) in raw.micro.into_iter().enumerate() {
+        let label = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .map(|s| format!("micro '{s}'"))
+            .unwrap_or_else(|| format!("micro #{}", i + 1));
+        let m: MicroSpec = value.try_into().map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
+        let taken = scenarios.iter().any(|s| s.id == m.id) || micro.iter().any(|x| x.id == m.id);
+        validate_micro(&m, taken).map_err(|msg| err(file, &label, msg))?;
+        micro.push(m);
     }
-    Ok(Profile { name: raw.name, description: raw.description, path: file.to_path_buf(), defaults, scenarios })
+    if scenarios.is_empty() && micro.is_empty() {
+        return Err(err(file, "profile", "no [[scenario]] or [[micro]] declared"));
+    }
+    Ok(Profile { name: raw.name, description: raw.description, path: file.to_path_buf(), defaults, scenarios, micro })
 }
 
 fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Variants) -> Result<(), String> {
@@ -355,6 +408,30 @@ fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Vari
             return Err(format!("client '{}': key 'name': used twice", c.name));
         }
         validate_client(s, c, earlier).map_err(|m| format!("client '{}': {m}", c.name))?;
+    }
+    Ok(())
+}
+
+fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
+    if id_taken {
+        return Err(format!("key 'id': {:?} is used twice", m.id));
+    }
+    if !MICRO_BENCHES.contains(&m.bench.as_str()) {
+        return Err(format!("key 'bench': unknown benchmark {:?} (known: {})", m.bench, MICRO_BENCHES.join(", ")));
+    }
+    for c in &m.claims {
+        if !KNOWN_CLAIMS.contains(&c.as_str()) {
+            return Err(format!("key 'claims': unknown claim {c:?}"));
+        }
+    }
+    if m.repeats == Some(0) || m.inner_repeats == 0 {
+        return Err("keys 'repeats'/'inner_repeats': must be at least 1".into());
+    }
+    if m.args.iter().any(|a| a == "--json" || a == "--repeats") {
+        return Err("key 'args': --json and --repeats are set by the harness".into());
+    }
+    if !(m.timeout_s.is_finite() && m.timeout_s > 0.0) {
+        return Err("key 'timeout_s': must be a positive number of seconds".into());
     }
     Ok(())
 }

@@ -124,7 +124,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     signals::install();
     let (p, variants) = profile::load(&opts.root, &opts.profile)?;
     for id in &opts.only {
-        if !p.scenarios.iter().any(|s| &s.id == id) {
+        if !p.scenarios.iter().any(|s| &s.id == id) && !p.micro.iter().any(|m| &m.id == id) {
             bail!("{}: --only {id:?}: no such scenario (see `harness list --profile {}`)", p.path.display(), opts.profile);
         }
     }
@@ -154,7 +154,8 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
 
     let selection = plan::with_dependencies(&p, &opts.only);
     let trials = plan::order_trials(&p, &selection);
-    let estimated_s = plan::profile_seconds(&p, &trials);
+    let micro = plan::order_micro(&p, &selection);
+    let estimated_s = plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro);
     let vectors = rtc_conformance::load(&opts.root.join("testdata/protocol/vectors.json"))
         .context("cannot load the protocol vectors for the correctness probe")?;
     let probe = probe_vectors(&vectors.vectors);
@@ -183,7 +184,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         data_file: pf.data_file.as_ref().map(|d| d.display().to_string()),
         data_file_bytes: p.defaults.data_file_bytes,
         sha_rounds_per_ms: rounds_per_ms,
-        planned_trials: trials.len(),
+        planned_trials: trials.len() + micro.len(),
         estimated_s,
         warnings: &pf.warnings,
     };
@@ -193,7 +194,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let data_file = pf.data_file.clone().context("no data file")?;
     let mut capacities: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut records: Vec<TrialRecord> = Vec::new();
-    let mut progress = Progress::new(trials.len(), estimated_s);
+    let mut progress = Progress::new(trials.len() + micro.len(), estimated_s);
     let mut interrupted = false;
     let mut i = 0;
     while i < trials.len() {
@@ -231,6 +232,37 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         results::write_json(&run.summary(), &s)?;
         if interrupted {
             break;
+        }
+    }
+    // Microbenchmarks after the network scenarios, interleaved the same way.
+    let mut current = None;
+    for m in &micro {
+        if interrupted {
+            break;
+        }
+        if current.is_some_and(|c| c != m.micro) {
+            results::write_json(&run.summary(), &summary::summarize(&p, &records, false, false))?;
+        }
+        current = Some(m.micro);
+        let ctx = trial::Context {
+            bin_dir: &opts.bin_dir,
+            run: &run,
+            profile: &p,
+            variants: &variants,
+            server_cpus: &pf.server_cpus,
+            client_cpus: &pf.client_cpus,
+            data_file: &data_file,
+            rounds_per_ms,
+            capacities: &capacities,
+            probe: &probe,
+        };
+        let t0 = Instant::now();
+        match crate::micro::run(&ctx, m) {
+            Ok(rec) => {
+                progress.finished(&rec, t0.elapsed().as_secs_f64());
+                records.push(rec);
+            }
+            Err(signals::Interrupted) => interrupted = true,
         }
     }
     progress.finish();
@@ -278,10 +310,19 @@ pub fn list(root: &Path, profile_name: &str) -> Result<String> {
     let (p, variants): (Profile, Variants) = profile::load(root, profile_name)?;
     let mut out = format!("profile {} — {}\n", p.name, p.description);
     let trials = plan::order_trials(&p, &[]);
-    out += &format!("{} trials, about {:.0} s\n\n", trials.len(), plan::profile_seconds(&p, &trials));
+    let micro = plan::order_micro(&p, &[]);
+    out += &format!(
+        "{} trials, about {:.0} s\n\n",
+        trials.len() + micro.len(),
+        plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro)
+    );
     for s in &p.scenarios {
         out += &format!("{:<28} [{}] {}\n", s.id, s.claims.join(","), s.title);
         out += &format!("{:<28} variants: {}; repeats: {}\n", "", s.variants.join(", "), s.repeats(&p.defaults));
+    }
+    for m in &p.micro {
+        out += &format!("{:<28} [{}] {}\n", m.id, m.claims.join(","), m.title);
+        out += &format!("{:<28} go-micro / rust-micro {} {}; processes: {}\n", "", m.bench, m.args.join(" "), m.repeats.unwrap_or(p.defaults.repeats));
     }
     out += "\nvariants:\n";
     for (name, v) in &variants {

@@ -67,12 +67,51 @@ pub fn is_headline(metric: &str) -> bool {
         || (metric.contains("latency_us.corrected.") && ["p50", "p99", "p999", "max"].iter().any(|p| metric.ends_with(&format!(".{p}"))))
 }
 
-pub fn scenario_summary(p: &Profile, scenario_idx: usize, trials: &[&TrialRecord]) -> ScenarioSummary {
-    let s = &p.scenarios[scenario_idx];
-    let mut counts: BTreeMap<String, Counts> = s.variants.iter().map(|v| (v.clone(), Counts::default())).collect();
+/// What the summary needs to know of a network scenario or a microbenchmark.
+pub struct Unit {
+    pub id: String,
+    pub title: String,
+    pub claims: Vec<String>,
+    pub workload: String,
+    pub variants: Vec<String>,
+    /// Closed-loop scenarios: the metric that is each variant's capacity.
+    pub capacity_metric: Option<String>,
+}
+
+/// Every scenario and microbenchmark of a profile, in profile order.
+pub fn units(p: &Profile) -> Vec<Unit> {
+    let mut out: Vec<Unit> = p
+        .scenarios
+        .iter()
+        .map(|s| Unit {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            claims: s.claims.clone(),
+            workload: s.workload.as_str().into(),
+            variants: s.variants.clone(),
+            capacity_metric: s
+                .clients
+                .iter()
+                .all(|c| c.model == LoadModel::Closed)
+                .then(|| format!("{}.achieved_rps", s.clients[0].name)),
+        })
+        .collect();
+    out.extend(p.micro.iter().map(|m| Unit {
+        id: m.id.clone(),
+        title: m.title.clone(),
+        claims: m.claims.clone(),
+        workload: "micro".into(),
+        variants: crate::profile::MICRO_LANGUAGES.iter().map(|l| l.to_string()).collect(),
+        capacity_metric: None,
+    }));
+    out
+}
+
+pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
+    let mut counts: BTreeMap<String, Counts> = u.variants.iter().map(|v| (v.clone(), Counts::default())).collect();
     let mut problems = Vec::new();
     let mut values: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-    for t in trials.iter().filter(|t| t.scenario == s.id) {
+    for t in trials.iter().filter(|t| t.scenario == u.id) {
         let c = counts.entry(t.variant.clone()).or_default();
         match t.status {
             Status::Ok => c.ok += 1,
@@ -93,10 +132,10 @@ pub fn scenario_summary(p: &Profile, scenario_idx: usize, trials: &[&TrialRecord
     let mut ratios = BTreeMap::new();
     for (m, per_variant) in &values {
         let est: BTreeMap<String, Estimate> = per_variant.iter().filter_map(|(v, xs)| stats::estimate(xs, CONFIDENCE).map(|e| (v.clone(), e))).collect();
-        if is_headline(m) {
+        if is_headline(m) || u.workload == "micro" {
             let mut pairs = Vec::new();
-            for (i, a) in s.variants.iter().enumerate() {
-                for b in &s.variants[i + 1..] {
+            for (i, a) in u.variants.iter().enumerate() {
+                for b in &u.variants[i + 1..] {
                     if let (Some(xa), Some(xb)) = (per_variant.get(a), per_variant.get(b))
                         && let Some(r) = stats::ratio(xa, xb, CONFIDENCE)
                     {
@@ -110,18 +149,17 @@ pub fn scenario_summary(p: &Profile, scenario_idx: usize, trials: &[&TrialRecord
         }
         metrics.insert(m.clone(), est);
     }
-    let capacity_rps = if s.clients.iter().all(|c| c.model == LoadModel::Closed) {
-        let key = format!("{}.achieved_rps", s.clients[0].name);
-        metrics.get(&key).map(|per| per.iter().map(|(v, e)| (v.clone(), e.median)).collect())
-    } else {
-        None
-    };
+    let capacity_rps = u
+        .capacity_metric
+        .as_ref()
+        .and_then(|key| metrics.get(key))
+        .map(|per: &BTreeMap<String, Estimate>| per.iter().map(|(v, e)| (v.clone(), e.median)).collect());
     ScenarioSummary {
-        id: s.id.clone(),
-        title: s.title.clone(),
-        claims: s.claims.clone(),
-        workload: s.workload.as_str().into(),
-        variants: s.variants.clone(),
+        id: u.id.clone(),
+        title: u.title.clone(),
+        claims: u.claims.clone(),
+        workload: u.workload.clone(),
+        variants: u.variants.clone(),
         counts,
         problems,
         metrics,
@@ -140,10 +178,7 @@ pub fn summarize(p: &Profile, trials: &[TrialRecord], complete: bool, interrupte
             Status::Failed => total.failed += 1,
         }
     }
-    let scenarios = (0..p.scenarios.len())
-        .filter(|&i| trials.iter().any(|t| t.scenario == p.scenarios[i].id))
-        .map(|i| scenario_summary(p, i, &refs))
-        .collect();
+    let scenarios = units(p).iter().filter(|u| trials.iter().any(|t| t.scenario == u.id)).map(|u| unit_summary(u, &refs)).collect();
     Summary {
         schema_version: crate::results::SCHEMA_VERSION,
         profile: p.name.clone(),

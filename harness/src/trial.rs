@@ -106,6 +106,9 @@ pub struct TrialRecord {
     pub server_samples: Vec<ProcSample>,
     /// Flat metric name -> value, what the statistics are computed from.
     pub metrics: BTreeMap<String, f64>,
+    /// Microbenchmark trials: the program's JSON document, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_document: Option<serde_json::Value>,
 }
 
 /// Runs one trial and writes its JSON. Err only when interrupted (children
@@ -157,6 +160,7 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         clients: Vec::new(),
         server_samples: Vec::new(),
         metrics: BTreeMap::new(),
+        micro_document: None,
     };
 
     let outcome = drive(ctx, planned, &mut rec, &server_bin, &server_args, origin);
@@ -476,7 +480,7 @@ fn with_server(
 /// prove that none outlives the harness.
 pub const RUN_MARKER_ENV: &str = "RTC_HARNESS_RUN";
 
-fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], nice: i32, run_root: &Path, stderr_file: &Path) -> std::io::Result<Child> {
+pub fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], nice: i32, run_root: &Path, stderr_file: &Path) -> std::io::Result<Child> {
     let mut cmd = Command::new(bin);
     cmd.args(args).env(RUN_MARKER_ENV, run_root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(stderr_file)?);
     let cpus = cpus.to_vec();
@@ -495,7 +499,7 @@ fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], nice: i32, run_root
     cmd.spawn()
 }
 
-fn cpus_allowed_list(pid: u32) -> Option<String> {
+pub fn cpus_allowed_list(pid: u32) -> Option<String> {
     let st = procfs::process::Process::new(pid as i32).ok()?.status().ok()?;
     let ranges = st.cpus_allowed_list?;
     Some(

@@ -1,0 +1,177 @@
+//! Microbenchmark trials: one `go-micro` or `rust-micro` process, pinned to
+//! the server's CPUs (the runtime under test), sampled like a server, its
+//! JSON turned into metrics named `<case>.<variant>.<metric>` (the median of
+//! the process's own timed repeats; processes are the repeats the
+//! statistics see, as trials are for the network scenarios).
+
+use crate::plan::PlannedMicro;
+use crate::results;
+use crate::sampler::Sampler;
+use crate::signals::{self, Interrupted};
+use crate::trial::{self, ServerRecord, Status, TrialRecord};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+/// `<case>.<variant>.<metric>` -> median of the per-repeat values.
+pub fn metrics_of(doc: &Value) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for case in doc.get("cases").and_then(Value::as_array).into_iter().flatten() {
+        let name = case.get("case").and_then(Value::as_str).unwrap_or("case");
+        let variant = case.get("variant").and_then(Value::as_str).unwrap_or("default");
+        for (metric, vals) in case.get("metrics").and_then(Value::as_object).into_iter().flatten() {
+            let xs: Vec<f64> = match vals {
+                Value::Array(a) => a.iter().filter_map(Value::as_f64).filter(|x| x.is_finite()).collect(),
+                Value::Number(n) => n.as_f64().into_iter().collect(),
+                _ => Vec::new(),
+            };
+            if !xs.is_empty() {
+                out.insert(format!("{name}.{variant}.{metric}"), crate::stats::median(&xs));
+            }
+        }
+    }
+    out
+}
+
+pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, Interrupted> {
+    let m = &ctx.profile.micro[planned.micro];
+    let trial_id = planned.id(ctx.profile);
+    let bin = ctx.bin_dir.join(format!("{}-micro", planned.language));
+    let scratch = ctx.run.scratch();
+    let _ = std::fs::create_dir_all(&scratch);
+    let json = scratch.join(format!("{trial_id}.json"));
+    let errf = scratch.join(format!("{trial_id}.stderr"));
+    let mut args = vec![m.bench.clone()];
+    args.extend(m.args.iter().cloned());
+    args.extend(["--repeats".into(), m.inner_repeats.to_string(), "--json".into(), json.to_string_lossy().into_owned()]);
+    let origin = Instant::now();
+    let now = SystemTime::now();
+    let language = if planned.language == "go" { crate::profile::Language::Go } else { crate::profile::Language::Rust };
+    let mut rec = TrialRecord {
+        schema_version: results::SCHEMA_VERSION,
+        trial_id: trial_id.clone(),
+        scenario: m.id.clone(),
+        variant: planned.language.clone(),
+        language,
+        repeat: planned.repeat + 1,
+        claims: m.claims.clone(),
+        status: Status::Ok,
+        problems: Vec::new(),
+        started_at: results::rfc3339(now),
+        ended_at: String::new(),
+        origin_unix_ms: now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
+        load_start_ms: Some(0.0),
+        load_end_ms: None,
+        server: ServerRecord {
+            binary: format!("{}-micro", planned.language),
+            args: args.clone(),
+            pid: None,
+            workers: 0,
+            cpus_requested: rtc_common::affinity::format_cpu_list(ctx.server_cpus),
+            cpus_allowed_list: None,
+            config: None,
+            threads_at_start: None,
+            alive_after_load: None,
+            exit_code: None,
+            exit_signal: None,
+            needed_sigkill: false,
+            stderr_tail: Vec::new(),
+        },
+        clients: Vec::new(),
+        server_samples: Vec::new(),
+        metrics: BTreeMap::new(),
+        micro_document: None,
+    };
+    let mut child = match trial::spawn_client(&bin, &args, ctx.server_cpus, 0, &ctx.run.root, &errf) {
+        Ok(c) => c,
+        Err(e) => {
+            rec.status = Status::Failed;
+            rec.problems.push(format!("cannot start {}: {e}", bin.display()));
+            return finish(ctx, rec);
+        }
+    };
+    rec.server.pid = Some(child.id());
+    rec.server.cpus_allowed_list = trial::cpus_allowed_list(child.id());
+    let sampler = Sampler::start(child.id(), origin, trial::SAMPLE_PERIOD);
+    let deadline = Instant::now() + Duration::from_secs_f64(m.timeout_s);
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Some(st);
+        }
+        if signals::interrupted() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Interrupted);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    rec.load_end_ms = Some(origin.elapsed().as_secs_f64() * 1e3);
+    rec.server_samples = sampler.stop();
+    rec.server.stderr_tail = std::fs::read_to_string(&errf).map(|t| t.lines().rev().take(10).map(String::from).collect::<Vec<_>>().into_iter().rev().collect()).unwrap_or_default();
+    let _ = std::fs::remove_file(&errf);
+    match status {
+        None => {
+            rec.status = Status::Failed;
+            rec.problems.push(format!("{} {} did not finish within {} s: killed", rec.server.binary, m.bench, m.timeout_s));
+        }
+        Some(st) if !st.success() => {
+            rec.server.exit_code = st.code();
+            rec.status = Status::Failed;
+            rec.problems.push(format!("{} exited with {st}: {}", rec.server.binary, rec.server.stderr_tail.join(" | ")));
+        }
+        Some(st) => {
+            rec.server.exit_code = st.code();
+            match std::fs::read(&json).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) {
+                Some(doc) => {
+                    rec.server.workers = doc.pointer("/env/workers").and_then(Value::as_u64).unwrap_or(0) as usize;
+                    rec.server.config = doc.get("env").cloned();
+                    rec.metrics = metrics_of(&doc);
+                    rec.micro_document = Some(doc);
+                }
+                None => {
+                    rec.status = Status::Failed;
+                    rec.problems.push(format!("{} wrote no readable JSON", rec.server.binary));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&json);
+    finish(ctx, rec)
+}
+
+fn finish(ctx: &trial::Context, mut rec: TrialRecord) -> Result<TrialRecord, Interrupted> {
+    rec.ended_at = results::rfc3339(SystemTime::now());
+    if let Err(e) = results::write_json(&ctx.run.trial(&rec.trial_id), &rec) {
+        rec.status = Status::Failed;
+        rec.problems.push(e.to_string());
+    }
+    if !signals::sleep(Duration::from_secs_f64(ctx.profile.defaults.pause_s)) {
+        return Err(Interrupted);
+    }
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metrics_are_medians_per_case_and_variant() {
+        let doc = json!({"cases": [
+            {"case": "spawn", "variant": "default", "metrics": {"ns_per_spawn": [300.0, 100.0, 200.0], "os_threads": [4]}},
+            {"case": "starve", "variant": "unconstrained", "metrics": {"probe_delay_us_p99": [5.0, 7.0]}, "notes": "x"}
+        ]});
+        let m = metrics_of(&doc);
+        assert_eq!(m["spawn.default.ns_per_spawn"], 200.0);
+        assert_eq!(m["spawn.default.os_threads"], 4.0);
+        assert_eq!(m["starve.unconstrained.probe_delay_us_p99"], 6.0);
+        assert_eq!(m.len(), 3);
+        assert!(metrics_of(&json!({})).is_empty());
+    }
+}

@@ -1,0 +1,308 @@
+//! End-to-end: the built `bin/harness` with the real servers and load
+//! generator (`make test` builds them first; set RTC_BIN_DIR to use others).
+//! Tiny profiles, a few seconds each; no timing assertions.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn bin_dir() -> PathBuf {
+    let dir = std::env::var_os("RTC_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("bin"));
+    for b in ["harness", "loadgen", "go-server", "rust-server"] {
+        assert!(dir.join(b).exists(), "{} is missing: run `make build` first (or set RTC_BIN_DIR)", dir.join(b).display());
+    }
+    dir
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rtc-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn harness(dir: &Path, profile: &Path, out: &Path) -> Command {
+    let mut c = Command::new(bin_dir().join("harness"));
+    c.args(["--root"])
+        .arg(root())
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .arg("--results-dir")
+        .arg(dir.join("results"))
+        .args(["run", "--profile"])
+        .arg(profile)
+        .arg("--out")
+        .arg(out)
+        .stdin(Stdio::null());
+    c
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+/// Pids of live processes whose environment carries the harness's run marker.
+fn marked_processes(marker: &Path) -> Vec<i32> {
+    let needle = format!("RTC_HARNESS_RUN={}", marker.display());
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        let zombie = std::fs::read_to_string(e.path().join("stat")).map(|s| s.contains(") Z ")).unwrap_or(false);
+        if !zombie && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+const SMOKE: &str = r#"
+name = "smoke"
+description = "end-to-end test"
+[defaults]
+repeats = 2
+warmup_s = 0.2
+duration_s = 0.6
+pause_s = 0.0
+data_file_bytes = 1048576
+
+[[scenario]]
+id = "cap"
+title = "echo capacity"
+claims = ["C1"]
+workload = "echo"
+variants = ["go", "rust"]
+[[scenario.client]]
+model = "closed"
+conns = 4
+size_bytes = 64
+
+[[scenario]]
+id = "mix"
+title = "light and heavy at a fraction of capacity"
+claims = ["C3"]
+workload = "work"
+variants = ["go", "rust"]
+repeats = 1
+[[scenario.client]]
+model = "open"
+conns = 4
+rate_fractions = [0.01]
+of_capacity = "cap"
+mix = "light:weight=3,size=64;heavy:weight=1,size=64,cpu_ms=1"
+"#;
+
+#[test]
+fn smoke_run_writes_a_complete_results_directory() {
+    let dir = scratch("smoke");
+    let profile = dir.join("smoke.toml");
+    std::fs::write(&profile, SMOKE).unwrap();
+    let out = dir.join("run");
+    let res = harness(&dir, &profile, &out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(0), "harness failed: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), out.display().to_string());
+
+    let meta = json(&out.join("meta.json"));
+    assert_eq!(meta["schema_version"], 1);
+    assert_eq!(meta["profile"], "smoke");
+    assert_eq!(meta["planned_trials"], 6);
+    assert!(meta["ended_at"].is_string() && meta["cpu_model"].is_string() || meta["cpu_model"].is_null());
+    assert!(meta["sha_rounds_per_ms"].as_f64().unwrap() > 0.0);
+    assert!(out.join("profile.toml").exists());
+
+    let trials: Vec<PathBuf> = std::fs::read_dir(out.join("trials")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(trials.len(), 6, "{trials:?}");
+    for t in &trials {
+        let v = json(t);
+        assert_eq!(v["schema_version"], 1);
+        assert!(["ok", "invalid"].contains(&v["status"].as_str().unwrap()), "{}: {:?}", t.display(), v["problems"]);
+        let cfg = &v["server"]["config"];
+        assert!(cfg["server"] == "go" || cfg["server"] == "rust", "config line missing in {}", t.display());
+        assert_eq!(cfg["workers"], v["server"]["workers"]);
+        assert!(v["server"]["cpus_allowed_list"].is_string());
+        assert_eq!(v["server"]["alive_after_load"], true);
+        assert_eq!(v["server"]["exit_code"], 0, "server exit after SIGTERM");
+        assert!(v["server_samples"].as_array().unwrap().len() >= 3);
+        let client = &v["clients"][0];
+        assert!(client["document"]["requests"].as_f64().unwrap() > 0.0);
+        let hlog = out.join(client["hlog"].as_str().unwrap());
+        assert!(std::fs::metadata(&hlog).unwrap().len() > 0);
+        assert!(v["metrics"]["main.latency_us.corrected.p99"].as_f64().unwrap() > 0.0);
+        assert!(v["metrics"]["server.cpu_us_per_request"].as_f64().is_some());
+    }
+    // The server and the load generator ran on disjoint CPUs.
+    let t0 = json(&trials[0]);
+    let (s, c) = (t0["server"]["cpus_allowed_list"].as_str().unwrap(), t0["clients"][0]["cpus_allowed_list"].as_str().unwrap());
+    let cpus = |x: &str| rtc_common::affinity::parse_cpu_list(x).unwrap();
+    if rtc_common::affinity::allowed_cpus().unwrap().len() >= 2 {
+        assert!(cpus(s).iter().all(|x| !cpus(c).contains(x)), "server {s} and client {c} overlap");
+    }
+
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["trials"]["failed"], 0);
+    let cap = &summary["scenarios"][0];
+    assert_eq!(cap["id"], "cap");
+    for v in ["go", "rust"] {
+        let e = &cap["metrics"]["main.achieved_rps"][v];
+        if e.is_null() {
+            continue; // both repeats invalid: reported in counts instead
+        }
+        let (lo, med, hi) = (e["lo"].as_f64().unwrap(), e["median"].as_f64().unwrap(), e["hi"].as_f64().unwrap());
+        assert!(lo <= med && med <= hi && lo > 0.0, "{e}");
+        assert!(cap["capacity_rps"][v].as_f64().unwrap() > 0.0);
+    }
+    // The open-loop scenario ran at a rate derived from the lower capacity.
+    let mix_trial = trials.iter().map(|t| json(t)).find(|v| v["scenario"] == "mix").unwrap();
+    let offered = mix_trial["clients"][0]["document"]["offered_rps"].as_f64().unwrap();
+    let lowest = ["go", "rust"].iter().filter_map(|v| cap["capacity_rps"][v].as_f64()).fold(f64::INFINITY, f64::min);
+    assert!((offered - (0.01 * lowest).round().max(1.0)).abs() <= 1.0, "offered {offered}, lowest capacity {lowest}");
+    assert!(marked_processes(&out).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const LONG: &str = r#"
+name = "long"
+description = "trials long enough to disturb"
+[defaults]
+repeats = 3
+warmup_s = 0.2
+duration_s = 3.0
+pause_s = 0.0
+data_file_bytes = 1048576
+
+[[scenario]]
+id = "steady"
+title = "steady echo"
+claims = ["C1"]
+workload = "echo"
+variants = ["rust", "go"]
+[[scenario.client]]
+model = "open"
+conns = 4
+size_bytes = 64
+rate = 200.0
+timeout_s = 1.0
+"#;
+
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string()
+}
+
+#[test]
+fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
+    let dir = scratch("kill");
+    let profile = dir.join("long.toml");
+    std::fs::write(&profile, LONG.replace("repeats = 3", "repeats = 1")).unwrap();
+    let out = dir.join("run");
+    let child = harness(&dir, &profile, &out).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // The first trial's server is rust-server; kill it once the load is on.
+    let server = wait_for(Duration::from_secs(20), || {
+        let pids = marked_processes(&out);
+        let loadgen_up = pids.iter().any(|p| comm(*p) == "loadgen");
+        pids.into_iter().find(|p| comm(*p) == "rust-server" && loadgen_up)
+    })
+    .expect("rust-server with load never appeared");
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: SIGKILL to a server this test's harness started.
+    unsafe { libc::kill(server, libc::SIGKILL) };
+    let res = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed"), "{stderr}");
+    let failed = json(&out.join("trials/steady--rust--r1.json"));
+    assert_eq!(failed["status"], "failed");
+    let problems = failed["problems"].to_string();
+    assert!(problems.contains("server exited during the trial"), "{problems}");
+    assert!(problems.contains("signal 9"), "{problems}");
+    // The other variant still ran.
+    assert_eq!(json(&out.join("trials/steady--go--r1.json"))["status"], "ok");
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["trials"]["failed"], 1);
+    assert!(marked_processes(&out).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
+    let dir = scratch("int");
+    let profile = dir.join("long.toml");
+    std::fs::write(&profile, LONG).unwrap();
+    let out = dir.join("run");
+    let mut child = harness(&dir, &profile, &out).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // Interrupt during the second trial, with a server and a load generator running.
+    wait_for(Duration::from_secs(30), || out.join("trials/steady--rust--r1.json").exists().then_some(()))
+        .expect("first trial never finished");
+    let running = wait_for(Duration::from_secs(10), || {
+        let p = marked_processes(&out);
+        (p.iter().any(|x| comm(*x) == "go-server") && p.iter().any(|x| comm(*x) == "loadgen")).then_some(p)
+    })
+    .expect("second trial never started its children");
+    assert!(running.len() >= 2);
+    // SAFETY: SIGINT to the harness this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(start.elapsed() < Duration::from_secs(10), "harness took {:?} to stop", start.elapsed());
+    let left = marked_processes(&out);
+    assert!(left.is_empty(), "children left behind: {:?}", left.iter().map(|p| (p, comm(*p))).collect::<Vec<_>>());
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["trials"]["ok"].as_u64().unwrap() + summary["trials"]["invalid"].as_u64().unwrap(), 1);
+    assert!(json(&out.join("meta.json"))["interrupted"] == true);
+    // Every file is whole JSON; no temp files are left.
+    for e in walk(&out) {
+        let name = e.file_name().unwrap().to_string_lossy().to_string();
+        assert!(!name.contains(".tmp-"), "temp file left: {}", e.display());
+        if name.ends_with(".json") {
+            json(&e);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn bad_profiles_and_flags_are_one_line_errors() {
+    let dir = scratch("bad");
+    let profile = dir.join("bad.toml");
+    std::fs::write(&profile, SMOKE.replace("size_bytes = 64", "size_bytes = 64\ncolour = \"red\"")).unwrap();
+    let res = harness(&dir, &profile, &dir.join("run")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad.toml") && stderr.contains("scenario 'cap'") && stderr.contains("colour"), "{stderr}");
+    assert!(!dir.join("run").exists(), "nothing may start before the profile is valid");
+
+    let res = Command::new(bin_dir().join("harness")).args(["run", "--bogus"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -54,7 +54,7 @@ report:
 	$(BIN)/harness report results/latest
 
 bench-loadgen: build
-	$(BIN)/harness bench-loadgen
+	rust/loadgen/bench/bench-loadgen.sh results/bench-loadgen
 
 clean:
 	rm -rf $(BIN) target

@@ -14,7 +14,21 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Parts of the load generator's document that are not scalar metrics.
-const SKIP_KEYS: &[&str] = &["histograms", "histogram", "intervals", "args", "schema_version", "first_mismatches", "tool", "cpus"];
+const SKIP_KEYS: &[&str] = &[
+    "histograms",
+    "histogram",
+    "intervals",
+    "args",
+    "schema_version",
+    "first_mismatches",
+    "tool",
+    "cpus",
+    "spec",
+    "seed",
+    "step",
+    "window_start_unix_ms",
+    "window_end_unix_ms",
+];
 
 /// Numeric leaves of a JSON value as dotted paths (`steps` become `step1`, `step2`...).
 pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, f64>) {

@@ -184,6 +184,9 @@ pub struct ClientRun<'a> {
     pub json: &'a str,
     pub hlog: &'a str,
     pub hgrm: &'a str,
+    /// Lets the load generator report the server's CPU over its own window
+    /// too, a cross-check of the harness's sampling.
+    pub server_pid: Option<u32>,
 }
 
 pub fn loadgen_args(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults, run: &ClientRun) -> Vec<String> {
@@ -210,7 +213,11 @@ pub fn loadgen_args(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults, run: &Client
         run.hlog.to_string(),
         "--hgrm".into(),
         run.hgrm.to_string(),
+        "--quiet".into(),
     ];
+    if let Some(pid) = run.server_pid {
+        a.extend(["--server-pid".into(), pid.to_string()]);
+    }
     match c.model {
         LoadModel::Closed => {
             a.push("--closed".into());
@@ -403,9 +410,11 @@ mod tests {
             json: "j",
             hlog: "h",
             hgrm: "g",
+            server_pid: Some(7),
         };
         let a = loadgen_args(&p.scenarios[1].clients[0], &p.scenarios[1], &p.defaults, &run).join(" ");
         assert!(a.contains("--rate-steps 400,200") && a.contains("--mix light:weight=1") && a.contains("--data-size 99"), "{a}");
+        assert!(a.contains("--server-pid 7"), "{a}");
         let a = loadgen_args(&p.scenarios[0].clients[0], &p.scenarios[0], &p.defaults, &run).join(" ");
         assert!(a.contains("--closed --depth 1") && a.contains("--size 64") && !a.contains("--rate"), "{a}");
     }

@@ -158,7 +158,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let estimated_s = plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro);
     let vectors = rtc_conformance::load(&opts.root.join("testdata/protocol/vectors.json"))
         .context("cannot load the protocol vectors for the correctness probe")?;
-    let probe = probe_vectors(&vectors.vectors);
+    let probe = probe_vectors(&vectors.vectors, p.defaults.data_file_bytes, vectors.data_file_bytes);
 
     let mut meta = Meta {
         schema_version: results::SCHEMA_VERSION,
@@ -294,15 +294,40 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
 }
 
 /// A few small vectors of each kind: enough to catch a wrong server or
-/// mode before load, cheap enough to run before every trial.
-pub fn probe_vectors(all: &[rtc_conformance::Vector]) -> Vec<rtc_conformance::Vector> {
+/// mode before load, cheap enough to run before every trial. File vectors
+/// are kept only when each read lands on the same side of the end of the
+/// harness's data file (`data_file_bytes`) as of the vectors' own
+/// (`vector_file_bytes`), so their expected answers hold for both.
+pub fn probe_vectors(all: &[rtc_conformance::Vector], data_file_bytes: u64, vector_file_bytes: u64) -> Vec<rtc_conformance::Vector> {
     all.iter()
         .filter(|v| {
-            let bytes = rtc_conformance::bytes_of(&v.send).len() + rtc_conformance::bytes_of(&v.expect).len();
-            bytes <= 20_000 && !v.name.contains("limit") && !v.name.contains("1000000")
+            let send = rtc_conformance::bytes_of(&v.send);
+            let bytes = send.len() + rtc_conformance::bytes_of(&v.expect).len();
+            let small = bytes <= 20_000 && !v.name.contains("limit") && !v.name.contains("1000000");
+            small && (v.workload != "work" || file_reads_agree(&send, data_file_bytes, vector_file_bytes))
         })
         .cloned()
         .collect()
+}
+
+fn file_reads_agree(mut send: &[u8], a: u64, b: u64) -> bool {
+    use rtc_common::protocol::{Disposition, IoKind, REQUEST_HEADER_LEN, RequestHeader};
+    while send.len() >= REQUEST_HEADER_LEN {
+        let h = RequestHeader::decode(send[..REQUEST_HEADER_LEN].try_into().expect("24 bytes"));
+        match h.disposition() {
+            Disposition::Close(_) => return true,
+            Disposition::Process(IoKind::File) => {
+                let end = u64::from(h.io_offset) + u64::from(h.io_arg);
+                if (end <= a) != (end <= b) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        let next = REQUEST_HEADER_LEN + h.payload_len as usize;
+        send = send.get(next..).unwrap_or(&[]);
+    }
+    true
 }
 
 /// `harness list`: scenarios with what each measures.
@@ -329,4 +354,20 @@ pub fn list(root: &Path, profile_name: &str) -> Result<String> {
         out += &format!("  {name:<22} {}\n", v.description);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_keeps_file_vectors_only_when_both_lengths_agree() {
+        let vf = rtc_conformance::load(&rtc_conformance::default_vectors_path()).unwrap();
+        let same = probe_vectors(&vf.vectors, vf.data_file_bytes, vf.data_file_bytes);
+        let other = probe_vectors(&vf.vectors, 1 << 20, vf.data_file_bytes);
+        assert!(same.iter().any(|v| v.name.contains("file")));
+        assert!(other.len() < same.len(), "reads between 1 and 2 MiB must drop out with a 1 MiB file");
+        assert!(other.iter().any(|v| v.workload == "echo") && other.iter().any(|v| v.workload == "work"));
+        assert!(!other.iter().any(|v| v.name == "work_file_at_end_len0"));
+    }
 }

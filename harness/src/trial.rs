@@ -335,6 +335,7 @@ fn with_server(
             json: &js,
             hlog: &hl,
             hgrm: &hg,
+            server_pid: Some(server.pid()),
         };
         let args = plan::loadgen_args(c, scenario, d, &run);
         let timeout_s = c.timeout_s.unwrap_or(5.0);

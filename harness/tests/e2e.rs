@@ -231,8 +231,11 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     let problems = failed["problems"].to_string();
     assert!(problems.contains("server exited during the trial"), "{problems}");
     assert!(problems.contains("signal 9"), "{problems}");
-    // The other variant still ran.
-    assert_eq!(json(&out.join("trials/steady--go--r1.json"))["status"], "ok");
+    // The other variant still ran (valid or not: a busy machine may make its
+    // load generator fall behind, which it reports as invalid).
+    let go = json(&out.join("trials/steady--go--r1.json"));
+    assert!(go["status"] == "ok" || go["status"] == "invalid", "{go}");
+    assert_eq!(go["server"]["alive_after_load"], true);
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["trials"]["failed"], 1);
     assert!(marked_processes(&out).is_empty());

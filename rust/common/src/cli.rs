@@ -27,12 +27,21 @@ pub fn usage_exit(program: &str, message: &str) -> ! {
     std::process::exit(2)
 }
 
+/// clap's message on one line: its first line, plus the indented lines that
+/// continue it (the list of missing arguments), up to the usage block.
 fn first_line(s: &str) -> String {
-    let line = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    line.trim_start_matches("error: ").trim().to_string()
+    let mut lines = s.lines().skip_while(|l| l.trim().is_empty());
+    let mut out = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .trim()
+        .to_string();
+    for l in lines.take_while(|l| l.starts_with(' ') && !l.trim().is_empty()) {
+        out.push(' ');
+        out.push_str(l.trim());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -43,6 +52,25 @@ mod tests {
     struct Opts {
         #[arg(long, default_value_t = 1)]
         n: u32,
+    }
+
+    #[derive(Parser, Debug)]
+    struct Needs {
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        rate: u32,
+    }
+
+    #[test]
+    fn missing_arguments_are_named_on_the_line() {
+        let e = Needs::try_parse_from(["x"]).unwrap_err();
+        let line = first_line(&e.to_string());
+        assert!(
+            line.contains("--address") && line.contains("--rate"),
+            "{line}"
+        );
+        assert!(!line.contains('\n') && !line.contains("Usage"), "{line}");
     }
 
     #[test]

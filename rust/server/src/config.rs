@@ -460,15 +460,36 @@ mod tests {
 
     #[test]
     fn refuses_block_in_place_on_current_thread() {
-        let e = settings(&["--runtime", "current-thread", "--cpu-mode", "block-in-place"])
-            .unwrap_err();
-        assert!(e.starts_with("--cpu-mode block-in-place needs --runtime multi-thread"), "{e}");
-        let e = settings(&["--runtime", "current-thread", "--block-mode", "block-in-place"])
-            .unwrap_err();
-        assert!(e.starts_with("--block-mode block-in-place needs --runtime multi-thread"), "{e}");
+        let e = settings(&[
+            "--runtime",
+            "current-thread",
+            "--cpu-mode",
+            "block-in-place",
+        ])
+        .unwrap_err();
+        assert!(
+            e.starts_with("--cpu-mode block-in-place needs --runtime multi-thread"),
+            "{e}"
+        );
+        let e = settings(&[
+            "--runtime",
+            "current-thread",
+            "--block-mode",
+            "block-in-place",
+        ])
+        .unwrap_err();
+        assert!(
+            e.starts_with("--block-mode block-in-place needs --runtime multi-thread"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
-        let s = settings(&["--cpu-mode", "block-in-place", "--block-mode", "block-in-place"])
-            .unwrap();
+        let s = settings(&[
+            "--cpu-mode",
+            "block-in-place",
+            "--block-mode",
+            "block-in-place",
+        ])
+        .unwrap();
         assert!(s.uses_block_in_place());
         assert!(!settings(&[]).unwrap().uses_block_in_place());
     }
@@ -476,7 +497,10 @@ mod tests {
     #[test]
     fn refuses_unusable_data_files() {
         let e = DataFile::open(Path::new("/nonexistent/rtc-data.bin")).unwrap_err();
-        assert!(e.starts_with("--data-file /nonexistent/rtc-data.bin: "), "{e}");
+        assert!(
+            e.starts_with("--data-file /nonexistent/rtc-data.bin: "),
+            "{e}"
+        );
         let e = DataFile::open(&std::env::temp_dir()).unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
         let err = Config::from_args(["rust-server", "--data-file", "/nonexistent/x"]).unwrap_err();
@@ -485,7 +509,8 @@ mod tests {
 
     #[test]
     fn config_line_has_every_key_in_order() {
-        let cfg = Config::from_args(["rust-server", "--cpu-mode", "rayon", "--workers", "2"]).unwrap();
+        let cfg =
+            Config::from_args(["rust-server", "--cpu-mode", "rayon", "--workers", "2"]).unwrap();
         let line = ConfigLine::new(&cfg, "127.0.0.1:4000".parse().unwrap(), 77).to_json();
         assert!(!line.contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -513,7 +538,9 @@ mod tests {
         assert_eq!(obj.len(), keys.len(), "{line}");
         let mut last = 0;
         for k in keys {
-            let at = line.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} in {line}"));
+            let at = line
+                .find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("{k} in {line}"));
             assert!(at >= last, "{k} out of order in {line}");
             last = at;
         }
@@ -532,8 +559,14 @@ mod tests {
         assert_eq!(v["file_mode"], "tokio-fs");
         assert_eq!(v["coop"], "on");
         assert_eq!(v["rayon_threads"], 2);
-        assert!(v["tokio_version"].as_str().unwrap().starts_with("1."), "{line}");
-        assert!(v["rustc_version"].as_str().unwrap().starts_with("rustc "), "{line}");
+        assert!(
+            v["tokio_version"].as_str().unwrap().starts_with("1."),
+            "{line}"
+        );
+        assert!(
+            v["rustc_version"].as_str().unwrap().starts_with("rustc "),
+            "{line}"
+        );
 
         let cfg = Config::from_args(["rust-server"]).unwrap();
         let v: serde_json::Value =

@@ -34,8 +34,7 @@ pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// data file, raise RLIMIT_NOFILE, bind, config line on stderr, LISTENING on
 /// stdout, serve until SIGINT/SIGTERM (then exit 0 at once).
 pub fn run(opts: Opts) -> anyhow::Result<()> {
-    let settings =
-        Settings::from_opts(&opts, config::default_workers()).map_err(UsageError)?;
+    let settings = Settings::from_opts(&opts, config::default_workers()).map_err(UsageError)?;
     // Before any other thread exists, so every thread inherits the mask.
     exit_on_signal().context("cannot install the signal handler")?;
     let cfg = Arc::new(Config::open(settings)?);
@@ -47,7 +46,10 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        eprintln!("{}", ConfigLine::new(&cfg, addr, std::process::id()).to_json());
+        eprintln!(
+            "{}",
+            ConfigLine::new(&cfg, addr, std::process::id()).to_json()
+        );
         if let Err(e) = nofile {
             eprintln!("rust-server: warning: cannot raise RLIMIT_NOFILE: {e}");
         }
@@ -61,7 +63,9 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
 
 /// The accept loop: one task per connection, TCP_NODELAY on each, accept
 /// errors logged at most once per second and retried. Runs until the
-/// surrounding future is dropped.
+/// surrounding future is dropped. In `run` it is the future given to
+/// `block_on` (the `#[tokio::main]` shape), so on multi-thread the accept
+/// loop has the main thread to itself; Go's accept loop is a goroutine.
 pub async fn serve(listener: TcpListener, cfg: Arc<Config>) -> anyhow::Result<()> {
     if cfg.settings.uses_block_in_place()
         && tokio::runtime::Handle::current().runtime_flavor() != RuntimeFlavor::MultiThread
@@ -85,10 +89,12 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>) -> anyhow::Result<()
                 };
             }
             Err(e) => {
-                if let Some(suppressed) = accept_log.allow(Instant::now()) {
-                    eprintln!(
-                        "rust-server: accept: {e} (retrying; {suppressed} similar errors not shown)"
-                    );
+                match accept_log.allow(Instant::now()) {
+                    Some(0) => eprintln!("rust-server: accept: {e} (retrying)"),
+                    Some(n) => eprintln!(
+                        "rust-server: accept: {e} (retrying; {n} more accept errors since the last report)"
+                    ),
+                    None => {}
                 }
                 tokio::time::sleep(ACCEPT_RETRY_PAUSE).await;
             }
@@ -142,7 +148,7 @@ impl RateLimit {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (Go's runtime does the
 /// same by itself since Go 1.19). Returns the new soft limit.
-pub fn raise_nofile_limit() -> std::io::Result<u64> {
+pub fn raise_nofile_limit() -> std::io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -159,7 +165,7 @@ pub fn raise_nofile_limit() -> std::io::Result<u64> {
             }
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and so in every thread started
@@ -224,6 +230,6 @@ mod tests {
         // SAFETY: getrlimit writes the struct we own.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
         assert_eq!(lim.rlim_cur, lim.rlim_max);
-        assert_eq!(soft, lim.rlim_cur as u64);
+        assert_eq!(soft, lim.rlim_cur);
     }
 }

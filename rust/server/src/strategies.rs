@@ -49,18 +49,19 @@ pub async fn hash(
             let d = input.digest(rounds);
             Ok((input, d))
         }
-        CpuMode::SpawnBlocking => {
-            tokio::task::spawn_blocking(move || {
-                let d = input.digest(rounds);
-                (input, d)
-            })
-            .await
-            .map_err(io::Error::other)
-        }
+        CpuMode::SpawnBlocking => tokio::task::spawn_blocking(move || {
+            let d = input.digest(rounds);
+            (input, d)
+        })
+        .await
+        .map_err(io::Error::other),
         CpuMode::BlockInPlace => {
             let d = tokio::task::block_in_place(|| input.digest(rounds));
             Ok((input, d))
         }
+        // Go's pool is GOMAXPROCS goroutines reading one job channel, each
+        // job carrying its reply channel; rayon's natural shape is a
+        // work-stealing pool, the reply coming back over a oneshot.
         CpuMode::Rayon => {
             let pool = pool.ok_or_else(|| io::Error::other("cpu mode rayon without a pool"))?;
             let (tx, rx) = tokio::sync::oneshot::channel();
@@ -73,7 +74,9 @@ pub async fn hash(
     }
 }
 
-/// io_kind 2: a blocking OS call holding its thread for `dur`.
+/// io_kind 2: a blocking OS call holding its thread for `dur`. Inline it
+/// holds a runtime worker; Go needs no mode, as its runtime hands the P of a
+/// thread blocked in a syscall to another thread by itself.
 pub async fn block(mode: BlockMode, dur: Duration) -> io::Result<()> {
     match mode {
         BlockMode::Inline => std::thread::sleep(dur),

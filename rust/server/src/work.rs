@@ -23,6 +23,15 @@ struct Conn {
 
 /// Serves one connection until the client closes it, sends a header that
 /// closes it (status 1 or 2), or an I/O error. Returns Ok on every orderly end.
+///
+/// Where this differs from the Go server's natural shape: Go wraps the one
+/// net.Conn in a bufio.Reader and a bufio.Writer and asks `Buffered()`;
+/// here the socket is split into borrowed read/write halves (no lock) and
+/// the check is `BufReader::buffer().is_empty()`. Both buffered types go to
+/// the socket directly for reads/writes at least their capacity, so big
+/// payloads and bodies cost the same syscalls on both sides. The close after
+/// status 1/2 or client EOF is `shutdown(Write)` then drop (a FIN), as
+/// Go's `Close`.
 pub async fn serve_work<R, W>(rd: R, wr: W, cfg: &Config) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
@@ -59,9 +68,7 @@ where
                 // disposition() has checked payload_len <= MAX_PAYLOAD_BYTES.
                 let len = h.payload_len as usize;
                 let input = &mut conn.input;
-                if input.payload.len() < len {
-                    input.payload.resize(len, 0);
-                }
+                grow(&mut input.payload, len);
                 input.payload_len = len;
                 input.file_len = 0;
                 if read_full(&mut reader, &mut writer, &mut input.payload[..len]).await? < len {
@@ -76,9 +83,13 @@ where
                     write_response(&mut writer, Status::Ok, h.id, &[i.payload(), i.file()]).await?;
                 } else {
                     let input = std::mem::take(&mut conn.input);
-                    let (input, digest) =
-                        strategies::hash(cfg.settings.cpu_mode, cfg.rayon.as_ref(), input, h.cpu_rounds)
-                            .await?;
+                    let (input, digest) = strategies::hash(
+                        cfg.settings.cpu_mode,
+                        cfg.rayon.as_ref(),
+                        input,
+                        h.cpu_rounds,
+                    )
+                    .await?;
                     conn.input = input;
                     write_response(&mut writer, Status::Ok, h.id, &[&digest]).await?;
                 }
@@ -90,7 +101,12 @@ where
 /// The I/O step. Returns false when the file step is impossible (status 4):
 /// no data file, a range past the length recorded at start, or a failed or
 /// short read. File bytes land in `conn.input.file[..file_len]`.
-async fn io_step(conn: &mut Conn, kind: IoKind, h: &RequestHeader, cfg: &Config) -> io::Result<bool> {
+async fn io_step(
+    conn: &mut Conn,
+    kind: IoKind,
+    h: &RequestHeader,
+    cfg: &Config,
+) -> io::Result<bool> {
     let us = |v: u32| Duration::from_micros(u64::from(v));
     match kind {
         IoKind::None => {}
@@ -114,9 +130,7 @@ async fn io_step(conn: &mut Conn, kind: IoKind, h: &RequestHeader, cfg: &Config)
                 return Ok(true);
             }
             let mut buf = std::mem::take(&mut conn.input.file);
-            if buf.len() < len {
-                buf.resize(len, 0);
-            }
+            grow(&mut buf, len);
             let (buf, r) = strategies::read_file(
                 cfg.settings.file_mode,
                 data,
@@ -208,4 +222,16 @@ async fn write_response<W: AsyncWrite + Unpin>(
         writer.write_all(part).await?;
     }
     Ok(())
+}
+
+/// Makes `buf` at least `len` bytes, like Go's `grow` (a fresh `make` when
+/// too small). A fresh `vec![0; len]` comes zeroed from the allocator
+/// (calloc: large ones are untouched pages from the kernel), so only the
+/// pages a read fills count in RSS — as with Go's `make`. `resize` would
+/// write every zero and charge the whole buffer to RSS at once, doubling
+/// the memory of a stalled 1 MiB frame compared with Go.
+fn grow(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len {
+        *buf = vec![0u8; len];
+    }
 }

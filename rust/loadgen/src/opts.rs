@@ -1,0 +1,491 @@
+//! Command-line options and their validation into a `Config`. Every bad
+//! value is one line naming the flag (clap's value parsers, or `UsageError`
+//! for combinations), and the binary exits 2.
+
+use crate::mix::{self, ClassSpec};
+use crate::schedule::Arrival;
+use clap::{ArgGroup, Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A usage problem found after parsing (exit 2, like a clap error).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    Echo,
+    Work,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArrivalArg {
+    Uniform,
+    Poisson,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix(pub Vec<ClassSpec>);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates(pub Vec<f64>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Open- and closed-loop load generator for the echo and work protocols; \
+             coordinated-omission-corrected latency in HdrHistograms",
+    group(ArgGroup::new("model").required(true).args(["rate", "rate_steps", "closed"]))
+)]
+pub struct Opts {
+    /// Server address (loopback only)
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_loopback)]
+    pub address: SocketAddr,
+
+    #[arg(long, value_enum, default_value_t = Workload::Echo)]
+    pub workload: Workload,
+
+    /// echo: bytes per request [default: 64]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    pub size: Option<u32>,
+
+    /// work: request classes, e.g. "light:weight=99,size=64;heavy:weight=1,cpu=20000"
+    /// (keys weight,size,cpu,io=none|sleep|block|file,io_arg,io_offset,conns)
+    /// [default: work:weight=1,size=64]
+    #[arg(long, value_name = "SPEC", value_parser = parse_mix_arg)]
+    pub mix: Option<Mix>,
+
+    /// work: bytes in the server's data file; file offsets are spread over it
+    #[arg(long, value_name = "BYTES", default_value_t = 2_097_152)]
+    pub data_size: u64,
+
+    /// Open loop: requests per second over all connections
+    #[arg(long, value_name = "RPS", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Open loop, one run per rate on the same connections
+    #[arg(long, value_name = "R1,R2,...", value_parser = parse_rates)]
+    pub rate_steps: Option<Rates>,
+
+    /// Closed loop: each connection keeps --depth requests in flight
+    #[arg(long)]
+    pub closed: bool,
+
+    /// Closed loop: requests in flight per connection [default: 1]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub depth: Option<u32>,
+
+    /// Open loop: send times evenly spaced or a Poisson process
+    #[arg(long, value_enum, conflicts_with = "closed")]
+    pub arrival: Option<ArrivalArg>,
+
+    /// Seed of the Poisson arrivals and the spread file offsets
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Connections per class (a class may override with conns=N)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub conns: u32,
+
+    /// Measured time per run (plain numbers are seconds; or 500ms, 2m)
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Traffic sent before the measured time, not recorded
+    #[arg(long, default_value = "1s", value_parser = parse_duration_or_zero)]
+    pub warmup: Duration,
+
+    /// Pause between --rate-steps
+    #[arg(long, default_value = "500ms", value_parser = parse_duration_or_zero)]
+    pub settle: Duration,
+
+    /// A request unanswered this long is an error; its connection is replaced
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Open loop: most requests outstanding per connection (more wait, counted)
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight: u32,
+
+    /// Pin the generator's threads, one CPU each, e.g. "1" or "2-3"
+    #[arg(long, value_name = "LIST", value_parser = parse_cpus)]
+    pub cpus: Option<CpuList>,
+
+    /// Generator threads [default: the --cpus count, else the allowed CPUs]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Write the JSON document here (atomically)
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write the corrected percentile distribution (HdrHistogram text format)
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
+
+    /// Write per-second interval histograms (HdrHistogram interval log)
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
+    /// Also sample this process's CPU time over the measured window
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// No summary on stdout
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// The command line, recorded in the JSON (set by `parse_args`).
+    #[arg(skip)]
+    pub argv: Vec<String>,
+}
+
+/// Parses a command line (first item the program name) and keeps it for the report.
+pub fn parse_args<I, S>(args: I) -> Result<Opts, clap::Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let mut o = Opts::try_parse_from(args.clone())?;
+    o.argv = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Ok(o)
+}
+
+fn parse_loopback(s: &str) -> Result<SocketAddr, String> {
+    let a: SocketAddr = s
+        .parse()
+        .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:4000".to_string())?;
+    if !a.ip().is_loopback() {
+        return Err(format!(
+            "{} is not a loopback address; load is only sent to 127.0.0.1/::1",
+            a.ip()
+        ));
+    }
+    if a.port() == 0 {
+        return Err("port 0 is not a server's port".into());
+    }
+    Ok(a)
+}
+
+fn parse_mix_arg(s: &str) -> Result<Mix, String> {
+    mix::parse_mix(s).map(Mix)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !(r.is_finite() && r > 0.0 && r <= 1e8) {
+        return Err(format!(
+            "rate {s} must be positive and at most 100000000 req/s"
+        ));
+    }
+    Ok(r)
+}
+
+fn parse_rates(s: &str) -> Result<Rates, String> {
+    let v = s
+        .split(',')
+        .map(|p| parse_rate(p).map_err(|e| format!("step {p:?}: {e}")))
+        .collect::<Result<Vec<f64>, String>>()?;
+    Ok(Rates(v))
+}
+
+fn parse_cpus(s: &str) -> Result<CpuList, String> {
+    rtc_common::affinity::parse_cpu_list(s).map(CpuList)
+}
+
+/// "10" (seconds), "1.5s", "500ms", "250us", "2m".
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let x: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 10, 10s, 500ms, 2m)"))?;
+    let scale = match unit {
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (us, ms, s, m, h)")),
+    };
+    let secs = x * scale;
+    if !(secs.is_finite() && (0.0..=86_400.0 * 7.0).contains(&secs)) {
+        return Err(format!("{s:?} is out of range (0 to 7 days)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?} must be more than zero"));
+    }
+    Ok(d)
+}
+
+/// Validated settings the engine runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub echo: bool,
+    /// Classes with `conns` resolved.
+    pub classes: Vec<ClassSpec>,
+    pub open_loop: bool,
+    /// Offered rates, one per step (empty in closed loop).
+    pub rates: Vec<f64>,
+    pub rate_steps: bool,
+    pub arrival: Arrival,
+    pub depth: usize,
+    pub max_in_flight: usize,
+    pub seed: u64,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub settle: Duration,
+    pub timeout: Duration,
+    pub threads: usize,
+    pub cpus: Option<Vec<usize>>,
+    pub data_size: u64,
+    pub size: u32,
+    pub json: Option<PathBuf>,
+    pub hgrm: Option<PathBuf>,
+    pub hlog: Option<PathBuf>,
+    pub server_pid: Option<u32>,
+    pub quiet: bool,
+    pub argv: Vec<String>,
+}
+
+impl Config {
+    pub fn total_conns(&self) -> usize {
+        self.classes.iter().map(|c| c.conns.unwrap_or(0)).sum()
+    }
+    pub fn class_conns(&self, class: usize) -> usize {
+        self.classes[class].conns.unwrap_or(0)
+    }
+    pub fn weight_sum(&self) -> f64 {
+        self.classes.iter().map(|c| c.weight).sum()
+    }
+    /// The offered rate of `class` at the total `rate`.
+    pub fn class_rate(&self, class: usize, rate: f64) -> f64 {
+        rate * self.classes[class].weight / self.weight_sum()
+    }
+}
+
+impl Opts {
+    pub fn validate(&self) -> Result<Config, UsageError> {
+        let bad = |m: String| Err(UsageError(m));
+        if self.depth.is_some() && !self.closed {
+            return bad("--depth applies to --closed (open loop uses --max-in-flight)".into());
+        }
+        let echo = self.workload == Workload::Echo;
+        let mut classes = match (self.workload, &self.mix, self.size) {
+            (Workload::Echo, Some(_), _) => {
+                return bad("--mix applies to --workload work; echo takes --size".into());
+            }
+            (Workload::Work, _, Some(_)) => {
+                return bad(
+                    "--size applies to --workload echo; give work sizes in --mix (size=BYTES)"
+                        .into(),
+                );
+            }
+            (Workload::Echo, None, size) => vec![ClassSpec::echo(size.unwrap_or(64))],
+            (Workload::Work, Some(Mix(m)), None) => m.clone(),
+            (Workload::Work, None, None) => {
+                let mut c = mix::parse_mix("work:weight=1,size=64").expect("default mix parses");
+                c.truncate(1);
+                c
+            }
+        };
+        if !echo {
+            mix::check_data_size(&classes, self.data_size).map_err(UsageError)?;
+        }
+        for c in &mut classes {
+            c.conns = Some(c.conns.unwrap_or(self.conns as usize));
+        }
+        let total: usize = classes.iter().map(|c| c.conns.unwrap_or(0)).sum();
+        if let Some(CpuList(cpus)) = &self.cpus
+            && let Ok(allowed) = rtc_common::affinity::allowed_cpus()
+            && let Some(c) = cpus.iter().find(|c| !allowed.contains(c))
+        {
+            return bad(format!(
+                "--cpus: CPU {c} is not available to this process (allowed: {})",
+                rtc_common::affinity::format_cpu_list(&allowed)
+            ));
+        }
+        let threads = match (self.threads, &self.cpus) {
+            (Some(t), _) => t as usize,
+            (None, Some(CpuList(c))) => c.len(),
+            (None, None) => rtc_common::affinity::allowed_cpus()
+                .map(|c| c.len())
+                .unwrap_or(1)
+                .max(1),
+        };
+        let threads = if self.threads.is_none() {
+            threads.min(total)
+        } else {
+            threads
+        };
+        if threads > total {
+            return bad(format!(
+                "--threads {threads} is more than the {total} connections to share among them"
+            ));
+        }
+        let (rates, rate_steps) = match (self.rate, &self.rate_steps) {
+            (Some(r), _) => (vec![r], false),
+            (None, Some(Rates(v))) => (v.clone(), true),
+            (None, None) => (Vec::new(), false),
+        };
+        Ok(Config {
+            addr: self.address,
+            echo,
+            classes,
+            open_loop: !self.closed,
+            rates,
+            rate_steps,
+            arrival: match self.arrival {
+                Some(ArrivalArg::Poisson) => Arrival::Poisson,
+                _ => Arrival::Uniform,
+            },
+            depth: self.depth.unwrap_or(1) as usize,
+            max_in_flight: self.max_in_flight as usize,
+            seed: self.seed,
+            duration: self.duration,
+            warmup: self.warmup,
+            settle: self.settle,
+            timeout: self.timeout,
+            threads,
+            cpus: self.cpus.as_ref().map(|c| c.0.clone()),
+            data_size: self.data_size,
+            size: self.size.unwrap_or(64),
+            json: self.json.clone(),
+            hgrm: self.hgrm.clone(),
+            hlog: self.hlog.clone(),
+            server_pid: self.server_pid,
+            quiet: self.quiet,
+            argv: self.argv.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Result<Config, String> {
+        let v = std::iter::once("loadgen").chain(args.split_whitespace());
+        let o = parse_args(v).map_err(|e| e.to_string())?;
+        o.validate().map_err(|e| e.0)
+    }
+
+    #[test]
+    fn parses_an_open_loop_echo_run() {
+        let c = parse(
+            "--address 127.0.0.1:9 --rate 2000 --conns 4 --duration 2 --warmup 500ms --threads 1",
+        )
+        .unwrap();
+        assert!(c.echo && c.open_loop);
+        assert_eq!(c.rates, vec![2000.0]);
+        assert_eq!(c.duration, Duration::from_secs(2));
+        assert_eq!(c.warmup, Duration::from_millis(500));
+        assert_eq!(c.total_conns(), 4);
+        assert_eq!(c.classes[0].size, 64);
+        assert_eq!(c.max_in_flight, 1024);
+    }
+
+    #[test]
+    fn work_classes_get_their_own_connections_and_rate_share() {
+        let c = parse(
+            "--address 127.0.0.1:9 --workload work --rate 1000 --conns 5 --threads 1 \
+             --mix light:weight=3;heavy:weight=1,cpu=10,conns=2",
+        )
+        .unwrap();
+        assert_eq!(c.total_conns(), 7);
+        assert_eq!(c.class_conns(1), 2);
+        assert_eq!(c.class_rate(0, 1000.0), 750.0);
+        assert_eq!(c.class_rate(1, 1000.0), 250.0);
+    }
+
+    #[test]
+    fn bad_input_is_one_line_naming_the_part() {
+        let cases = [
+            ("--address 10.0.0.1:80 --rate 1", "not a loopback"),
+            ("--address localhost:80 --rate 1", "IP:PORT"),
+            ("--address 127.0.0.1:80", "required"),
+            ("--address 127.0.0.1:80 --rate 1 --closed", "cannot be used"),
+            ("--address 127.0.0.1:80 --rate=-5", "must be positive"),
+            ("--address 127.0.0.1:80 --rate-steps 10,x", "step \"x\""),
+            (
+                "--address 127.0.0.1:80 --rate 1 --duration 3parsecs",
+                "unknown unit",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --duration 0",
+                "more than zero",
+            ),
+            ("--address 127.0.0.1:80 --rate 1 --depth 2", "--closed"),
+            (
+                "--address 127.0.0.1:80 --rate 1 --workload work --mix a:cpu=x",
+                "cpu=\"x\"",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --mix a:size=1",
+                "--mix applies",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --workload work --size 5",
+                "--size applies",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --conns 2 --threads 3",
+                "--threads 3",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --cpus 1000",
+                "not available",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --workload work --data-size 10 --mix f:io=file,io_arg=20",
+                "past --data-size",
+            ),
+        ];
+        for (args, want) in cases {
+            let e = parse(args).expect_err(args);
+            let first = e.lines().next().unwrap_or("");
+            assert!(first.contains(want), "{args}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration_or_zero("1.5").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_duration_or_zero("250us").unwrap(),
+            Duration::from_micros(250)
+        );
+        assert_eq!(
+            parse_duration_or_zero("2m").unwrap(),
+            Duration::from_secs(120)
+        );
+        assert!(parse_duration_or_zero("-1").is_err());
+        assert!(parse_duration_or_zero("").is_err());
+    }
+}

@@ -8,16 +8,23 @@ RUST_BINS := rust-server loadgen harness rust-micro conformance
 GO_BINS := go-server go-micro
 PROFILE ?= quick
 
-.PHONY: all build build-rust build-go test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
+.PHONY: all build build-rust build-go build-micro-unstable test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
 
 all: build
 
-build: build-rust build-go
+build: build-rust build-go build-micro-unstable
 
 build-rust:
 	$(CARGO) build --release --locked --workspace --bins
 	@mkdir -p $(BIN)
 	@for b in $(RUST_BINS); do cp -f target/release/$$b $(BIN)/$$b; done
+
+# tokio's `disable_lifo_slot` exists only under --cfg tokio_unstable: a second
+# build of rust-micro, used for the lifo-wake microbenchmark alone.
+build-micro-unstable:
+	RUSTFLAGS="--cfg tokio_unstable" $(CARGO) build --release --locked -p rtc-micro --target-dir target/unstable
+	@mkdir -p $(BIN)
+	cp -f target/unstable/release/rust-micro $(BIN)/rust-micro-unstable
 
 build-go:
 	@mkdir -p $(BIN)

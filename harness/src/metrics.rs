@@ -61,7 +61,11 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, f64>) {
 }
 
 fn join(prefix: &str, k: &str) -> String {
-    if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") }
+    if prefix.is_empty() {
+        k.to_string()
+    } else {
+        format!("{prefix}.{k}")
+    }
 }
 
 /// A measured window in the trial's time base (ms after its origin).
@@ -77,7 +81,13 @@ pub struct Window {
 /// The measured windows of a client: from the document's own window
 /// timestamps when it gives them (`window_start_unix_ms`/`window_end_unix_ms`,
 /// per step too), else launch + warm-up .. + duration.
-pub fn client_windows(doc: &Value, launched_ms: f64, origin_unix_ms: f64, warmup_s: f64, duration_s: f64) -> Vec<Window> {
+pub fn client_windows(
+    doc: &Value,
+    launched_ms: f64,
+    origin_unix_ms: f64,
+    warmup_s: f64,
+    duration_s: f64,
+) -> Vec<Window> {
     let one = |d: &Value, label: String, fallback_start: f64| -> Window {
         let ts = |k: &str| d.get(k).and_then(Value::as_f64).map(|u| u - origin_unix_ms);
         let start = ts("window_start_unix_ms").unwrap_or(fallback_start);
@@ -95,7 +105,8 @@ pub fn client_windows(doc: &Value, launched_ms: f64, origin_unix_ms: f64, warmup
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let fallback = launched_ms + (i as f64) * (warmup_s + duration_s + 0.5) * 1e3 + warmup_s * 1e3;
+                let fallback =
+                    launched_ms + (i as f64) * (warmup_s + duration_s + 0.5) * 1e3 + warmup_s * 1e3;
                 let mut w = one(s, format!("step{}", i + 1), fallback);
                 if w.conns == 0.0 {
                     w.conns = doc.get("conns").and_then(Value::as_f64).unwrap_or(0.0);
@@ -108,12 +119,21 @@ pub fn client_windows(doc: &Value, launched_ms: f64, origin_unix_ms: f64, warmup
 }
 
 /// Server metrics over a window, given the requests all clients completed in it.
-pub fn server_window_metrics(samples: &[ProcSample], w: &Window, requests: f64, conns: f64, out: &mut BTreeMap<String, f64>, prefix: &str) {
+pub fn server_window_metrics(
+    samples: &[ProcSample],
+    w: &Window,
+    requests: f64,
+    conns: f64,
+    out: &mut BTreeMap<String, f64>,
+    prefix: &str,
+) {
     let span_us = (w.end_ms - w.start_ms) * 1e3;
     if samples.len() < 2 || span_us <= 0.0 {
         return;
     }
-    let delta = |f: fn(&ProcSample) -> u64| Some(counter_at(samples, w.end_ms, f)? - counter_at(samples, w.start_ms, f)?);
+    let delta = |f: fn(&ProcSample) -> u64| {
+        Some(counter_at(samples, w.end_ms, f)? - counter_at(samples, w.start_ms, f)?)
+    };
     if let (Some(cpu), true) = (delta(ProcSample::cpu_us), requests > 0.0) {
         out.insert(format!("{prefix}cpu_us_per_request"), cpu / requests);
         out.insert(format!("{prefix}cpu_utilization"), cpu / span_us);
@@ -124,17 +144,26 @@ pub fn server_window_metrics(samples: &[ProcSample], w: &Window, requests: f64, 
     if let (Some(v), true) = (delta(|s| s.ctx_voluntary), requests > 0.0) {
         out.insert(format!("{prefix}ctx_voluntary_per_request"), v / requests);
     }
-    let inside: Vec<&ProcSample> = samples.iter().filter(|s| s.t_ms >= w.start_ms && s.t_ms <= w.end_ms).collect();
+    let inside: Vec<&ProcSample> = samples
+        .iter()
+        .filter(|s| s.t_ms >= w.start_ms && s.t_ms <= w.end_ms)
+        .collect();
     if !inside.is_empty() {
         let mut rss: Vec<f64> = inside.iter().map(|s| s.rss_bytes as f64).collect();
-        out.insert(format!("{prefix}rss_bytes_loaded"), crate::stats::median(&rss));
+        out.insert(
+            format!("{prefix}rss_bytes_loaded"),
+            crate::stats::median(&rss),
+        );
         let threads = inside.iter().map(|s| s.threads).max().unwrap_or(0);
         out.insert(format!("{prefix}threads_in_window_max"), threads as f64);
         if conns > 0.0
             && let Some(base) = samples.first()
         {
             rss.sort_by(f64::total_cmp);
-            out.insert(format!("{prefix}rss_bytes_per_conn"), (crate::stats::median(&rss) - base.rss_bytes as f64).max(0.0) / conns);
+            out.insert(
+                format!("{prefix}rss_bytes_per_conn"),
+                (crate::stats::median(&rss) - base.rss_bytes as f64).max(0.0) / conns,
+            );
         }
     }
 }
@@ -153,7 +182,13 @@ pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTree
         // meaningful; open loop spins to pace, see the load generator's README).
         let reqs: f64 = ws.iter().map(|w| w.requests).sum();
         if let (Some(first), Some(last)) = (ws.first(), ws.last()) {
-            let span = Window { label: String::new(), start_ms: first.start_ms, end_ms: last.end_ms, requests: reqs, conns: 0.0 };
+            let span = Window {
+                label: String::new(),
+                start_ms: first.start_ms,
+                end_ms: last.end_ms,
+                requests: reqs,
+                conns: 0.0,
+            };
             let mut tmp = BTreeMap::new();
             server_window_metrics(&c.samples, &span, reqs, 0.0, &mut tmp, "");
             for (k, v) in tmp {
@@ -168,13 +203,25 @@ pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTree
     if let (Some(first), Some(_)) = (s.first(), s.last()) {
         out.insert("server.threads_baseline".into(), first.threads as f64);
         out.insert("server.rss_bytes_baseline".into(), first.rss_bytes as f64);
-        out.insert("server.threads_peak".into(), s.iter().map(|x| x.threads).max().unwrap_or(0) as f64);
-        out.insert("server.rss_peak_bytes".into(), s.iter().map(|x| x.rss_peak_bytes).max().unwrap_or(0) as f64);
-        out.insert("server.threads_end".into(), s.last().map(|x| x.threads).unwrap_or(0) as f64);
+        out.insert(
+            "server.threads_peak".into(),
+            s.iter().map(|x| x.threads).max().unwrap_or(0) as f64,
+        );
+        out.insert(
+            "server.rss_peak_bytes".into(),
+            s.iter().map(|x| x.rss_peak_bytes).max().unwrap_or(0) as f64,
+        );
+        out.insert(
+            "server.threads_end".into(),
+            s.last().map(|x| x.threads).unwrap_or(0) as f64,
+        );
         if let Some(end) = rec.load_end_ms {
             // Seconds after the load ended until the thread count was back
             // within one of its pre-load baseline (blocking-pool shrink).
-            if let Some(back) = s.iter().find(|x| x.t_ms >= end && x.threads <= first.threads + 1) {
+            if let Some(back) = s
+                .iter()
+                .find(|x| x.t_ms >= end && x.threads <= first.threads + 1)
+            {
                 out.insert("server.threads_settle_s".into(), (back.t_ms - end) / 1e3);
             }
         }
@@ -184,8 +231,16 @@ pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTree
         let total_conns: f64 = scenario.clients.iter().map(|c| c.conns as f64).sum();
         for w in main {
             // Requests of every client in the same window index.
-            let reqs: f64 = windows.iter().filter_map(|ws| ws.iter().find(|x| x.label == w.label)).map(|x| x.requests).sum();
-            let prefix = if w.label.is_empty() { "server.".to_string() } else { format!("server.{}.", w.label) };
+            let reqs: f64 = windows
+                .iter()
+                .filter_map(|ws| ws.iter().find(|x| x.label == w.label))
+                .map(|x| x.requests)
+                .sum();
+            let prefix = if w.label.is_empty() {
+                "server.".to_string()
+            } else {
+                format!("server.{}.", w.label)
+            };
             server_window_metrics(s, w, reqs, total_conns, &mut out, &prefix);
         }
     }
@@ -198,7 +253,17 @@ mod tests {
     use serde_json::json;
 
     fn sample(t_ms: f64, cpu_us: u64, rss: u64, threads: u64, ctx: u64) -> ProcSample {
-        ProcSample { t_ms, cpu_user_us: cpu_us, cpu_sys_us: 0, rss_bytes: rss, rss_peak_bytes: rss, threads, ctx_voluntary: ctx, ctx_involuntary: 0 }
+        ProcSample {
+            t_ms,
+            cpu_user_us: cpu_us,
+            cpu_sys_us: 0,
+            cpu_runtime_ns: 0,
+            rss_bytes: rss,
+            rss_peak_bytes: rss,
+            threads,
+            ctx_voluntary: ctx,
+            ctx_involuntary: 0,
+        }
     }
 
     #[test]
@@ -222,21 +287,50 @@ mod tests {
 
     #[test]
     fn windows_prefer_the_documents_timestamps() {
-        let doc = json!({"requests": 50.0, "window_start_unix_ms": 1500.0, "window_end_unix_ms": 2500.0});
+        let doc =
+            json!({"requests": 50.0, "window_start_unix_ms": 1500.0, "window_end_unix_ms": 2500.0});
         let w = client_windows(&doc, 100.0, 1000.0, 1.0, 2.0);
-        assert_eq!((w[0].start_ms, w[0].end_ms, w[0].requests), (500.0, 1500.0, 50.0));
+        assert_eq!(
+            (w[0].start_ms, w[0].end_ms, w[0].requests),
+            (500.0, 1500.0, 50.0)
+        );
         let w = client_windows(&json!({"requests": 5}), 100.0, 0.0, 1.0, 2.0);
         assert_eq!((w[0].start_ms, w[0].end_ms), (1100.0, 3100.0));
-        let w = client_windows(&json!({"conns": 4, "steps": [{"requests": 1}, {"requests": 2}]}), 0.0, 0.0, 1.0, 2.0);
+        let w = client_windows(
+            &json!({"conns": 4, "steps": [{"requests": 1}, {"requests": 2}]}),
+            0.0,
+            0.0,
+            1.0,
+            2.0,
+        );
         assert_eq!(w.len(), 2);
-        assert_eq!((w[1].label.as_str(), w[1].start_ms, w[1].conns), ("step2", 4500.0, 4.0));
+        assert_eq!(
+            (w[1].label.as_str(), w[1].start_ms, w[1].conns),
+            ("step2", 4500.0, 4.0)
+        );
     }
 
     #[test]
     fn server_cpu_and_switches_per_request_over_the_window() {
         // 1 s window with 2,000 requests; CPU grows 500 us per 100 ms = 5,000 us.
-        let samples: Vec<ProcSample> = (0..=20).map(|i| sample(i as f64 * 100.0, i * 500, 10_000_000 + if i >= 5 { 1_000_000 } else { 0 }, 3, i * 10)).collect();
-        let w = Window { label: String::new(), start_ms: 500.0, end_ms: 1500.0, requests: 2000.0, conns: 100.0 };
+        let samples: Vec<ProcSample> = (0..=20)
+            .map(|i| {
+                sample(
+                    i as f64 * 100.0,
+                    i * 500,
+                    10_000_000 + if i >= 5 { 1_000_000 } else { 0 },
+                    3,
+                    i * 10,
+                )
+            })
+            .collect();
+        let w = Window {
+            label: String::new(),
+            start_ms: 500.0,
+            end_ms: 1500.0,
+            requests: 2000.0,
+            conns: 100.0,
+        };
         let mut m = BTreeMap::new();
         server_window_metrics(&samples, &w, 2000.0, 100.0, &mut m, "server.");
         assert!((m["server.cpu_us_per_request"] - 2.5).abs() < 1e-9);

@@ -16,17 +16,39 @@ use std::time::{Duration, Instant, SystemTime};
 /// `<case>.<variant>.<metric>` -> median of the per-repeat values.
 pub fn metrics_of(doc: &Value) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for case in doc.get("cases").and_then(Value::as_array).into_iter().flatten() {
+    // A case the program could not run here (e.g. `lifo_off` without
+    // tokio_unstable) says why in `skipped` and has no numbers to summarize.
+    let cases = doc
+        .get("cases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for case in cases.filter(|c| c.get("skipped").is_none_or(Value::is_null)) {
         let name = case.get("case").and_then(Value::as_str).unwrap_or("case");
-        let variant = case.get("variant").and_then(Value::as_str).unwrap_or("default");
-        for (metric, vals) in case.get("metrics").and_then(Value::as_object).into_iter().flatten() {
+        let variant = case
+            .get("variant")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        for (metric, vals) in case
+            .get("metrics")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let xs: Vec<f64> = match vals {
-                Value::Array(a) => a.iter().filter_map(Value::as_f64).filter(|x| x.is_finite()).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_f64)
+                    .filter(|x| x.is_finite())
+                    .collect(),
                 Value::Number(n) => n.as_f64().into_iter().collect(),
                 _ => Vec::new(),
             };
             if !xs.is_empty() {
-                out.insert(format!("{name}.{variant}.{metric}"), crate::stats::median(&xs));
+                out.insert(
+                    format!("{name}.{variant}.{metric}"),
+                    crate::stats::median(&xs),
+                );
             }
         }
     }
@@ -36,17 +58,26 @@ pub fn metrics_of(doc: &Value) -> BTreeMap<String, f64> {
 pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, Interrupted> {
     let m = &ctx.profile.micro[planned.micro];
     let trial_id = planned.id(ctx.profile);
-    let bin = ctx.bin_dir.join(format!("{}-micro", planned.language));
+    let bin = ctx.bin_dir.join(m.binary(&planned.language));
     let scratch = ctx.run.scratch();
     let _ = std::fs::create_dir_all(&scratch);
     let json = scratch.join(format!("{trial_id}.json"));
     let errf = scratch.join(format!("{trial_id}.stderr"));
     let mut args = vec![m.bench.clone()];
     args.extend(m.args.iter().cloned());
-    args.extend(["--repeats".into(), m.inner_repeats.to_string(), "--json".into(), json.to_string_lossy().into_owned()]);
+    args.extend([
+        "--repeats".into(),
+        m.inner_repeats.to_string(),
+        "--json".into(),
+        json.to_string_lossy().into_owned(),
+    ]);
     let origin = Instant::now();
     let now = SystemTime::now();
-    let language = if planned.language == "go" { crate::profile::Language::Go } else { crate::profile::Language::Rust };
+    let language = if planned.language == "go" {
+        crate::profile::Language::Go
+    } else {
+        crate::profile::Language::Rust
+    };
     let mut rec = TrialRecord {
         schema_version: results::SCHEMA_VERSION,
         trial_id: trial_id.clone(),
@@ -59,11 +90,14 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         problems: Vec::new(),
         started_at: results::rfc3339(now),
         ended_at: String::new(),
-        origin_unix_ms: now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
+        origin_unix_ms: now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(0.0),
         load_start_ms: Some(0.0),
         load_end_ms: None,
         server: ServerRecord {
-            binary: format!("{}-micro", planned.language),
+            binary: m.binary(&planned.language),
             args: args.clone(),
             pid: None,
             workers: 0,
@@ -82,11 +116,13 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         metrics: BTreeMap::new(),
         micro_document: None,
     };
-    let mut child = match trial::spawn_client(&bin, &args, ctx.server_cpus, 0, &ctx.run.root, &errf) {
+    let mut child = match trial::spawn_client(&bin, &args, ctx.server_cpus, 0, &ctx.run.root, &errf)
+    {
         Ok(c) => c,
         Err(e) => {
             rec.status = Status::Failed;
-            rec.problems.push(format!("cannot start {}: {e}", bin.display()));
+            rec.problems
+                .push(format!("cannot start {}: {e}", bin.display()));
             return finish(ctx, rec);
         }
     };
@@ -112,30 +148,55 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
     };
     rec.load_end_ms = Some(origin.elapsed().as_secs_f64() * 1e3);
     rec.server_samples = sampler.stop();
-    rec.server.stderr_tail = std::fs::read_to_string(&errf).map(|t| t.lines().rev().take(10).map(String::from).collect::<Vec<_>>().into_iter().rev().collect()).unwrap_or_default();
+    rec.server.stderr_tail = std::fs::read_to_string(&errf)
+        .map(|t| {
+            t.lines()
+                .rev()
+                .take(10)
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect()
+        })
+        .unwrap_or_default();
     let _ = std::fs::remove_file(&errf);
     match status {
         None => {
             rec.status = Status::Failed;
-            rec.problems.push(format!("{} {} did not finish within {} s: killed", rec.server.binary, m.bench, m.timeout_s));
+            rec.problems.push(format!(
+                "{} {} did not finish within {} s: killed",
+                rec.server.binary, m.bench, m.timeout_s
+            ));
         }
         Some(st) if !st.success() => {
             rec.server.exit_code = st.code();
             rec.status = Status::Failed;
-            rec.problems.push(format!("{} exited with {st}: {}", rec.server.binary, rec.server.stderr_tail.join(" | ")));
+            rec.problems.push(format!(
+                "{} exited with {st}: {}",
+                rec.server.binary,
+                rec.server.stderr_tail.join(" | ")
+            ));
         }
         Some(st) => {
             rec.server.exit_code = st.code();
-            match std::fs::read(&json).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) {
+            match std::fs::read(&json)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            {
                 Some(doc) => {
-                    rec.server.workers = doc.pointer("/env/workers").and_then(Value::as_u64).unwrap_or(0) as usize;
+                    rec.server.workers = doc
+                        .pointer("/env/workers")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0) as usize;
                     rec.server.config = doc.get("env").cloned();
                     rec.metrics = metrics_of(&doc);
                     rec.micro_document = Some(doc);
                 }
                 None => {
                     rec.status = Status::Failed;
-                    rec.problems.push(format!("{} wrote no readable JSON", rec.server.binary));
+                    rec.problems
+                        .push(format!("{} wrote no readable JSON", rec.server.binary));
                 }
             }
         }
@@ -165,7 +226,8 @@ mod tests {
     fn metrics_are_medians_per_case_and_variant() {
         let doc = json!({"cases": [
             {"case": "spawn", "variant": "default", "metrics": {"ns_per_spawn": [300.0, 100.0, 200.0], "os_threads": [4]}},
-            {"case": "starve", "variant": "unconstrained", "metrics": {"probe_delay_us_p99": [5.0, 7.0]}, "notes": "x"}
+            {"case": "starve", "variant": "unconstrained", "metrics": {"probe_delay_us_p99": [5.0, 7.0]}, "notes": "x"},
+            {"case": "lifo_wake", "variant": "lifo_off", "metrics": {"wake_delay_us_p50": []}, "skipped": "needs tokio_unstable"}
         ]});
         let m = metrics_of(&doc);
         assert_eq!(m["spawn.default.ns_per_spawn"], 200.0);

@@ -17,7 +17,12 @@ pub struct PlannedTrial {
 
 impl PlannedTrial {
     pub fn id(&self, p: &Profile) -> String {
-        format!("{}--{}--r{}", p.scenarios[self.scenario].id, self.variant, self.repeat + 1)
+        format!(
+            "{}--{}--r{}",
+            p.scenarios[self.scenario].id,
+            self.variant,
+            self.repeat + 1
+        )
     }
 }
 
@@ -33,7 +38,11 @@ pub fn order_trials(p: &Profile, only: &[String]) -> Vec<PlannedTrial> {
         let n = s.variants.len();
         for r in 0..s.repeats(&p.defaults) {
             for i in 0..n {
-                out.push(PlannedTrial { scenario: si, variant: s.variants[(i + r) % n].clone(), repeat: r });
+                out.push(PlannedTrial {
+                    scenario: si,
+                    variant: s.variants[(i + r) % n].clone(),
+                    repeat: r,
+                });
             }
         }
     }
@@ -51,7 +60,12 @@ pub struct PlannedMicro {
 
 impl PlannedMicro {
     pub fn id(&self, p: &Profile) -> String {
-        format!("{}--{}--r{}", p.micro[self.micro].id, self.language, self.repeat + 1)
+        format!(
+            "{}--{}--r{}",
+            p.micro[self.micro].id,
+            self.language,
+            self.repeat + 1
+        )
     }
 }
 
@@ -65,7 +79,11 @@ pub fn order_micro(p: &Profile, only: &[String]) -> Vec<PlannedMicro> {
         }
         for r in 0..m.repeats.unwrap_or(p.defaults.repeats) {
             for i in 0..langs.len() {
-                out.push(PlannedMicro { micro: mi, language: langs[(i + r) % langs.len()].to_string(), repeat: r });
+                out.push(PlannedMicro {
+                    micro: mi,
+                    language: langs[(i + r) % langs.len()].to_string(),
+                    repeat: r,
+                });
             }
         }
     }
@@ -108,7 +126,10 @@ pub fn rates_from_capacity(
             _ => return Err(format!("no valid capacity measured for variant {v}")),
         }
     }
-    Ok(fractions.iter().map(|f| (f * lowest).round().max(1.0)).collect())
+    Ok(fractions
+        .iter()
+        .map(|f| (f * lowest).round().max(1.0))
+        .collect())
 }
 
 /// Replaces `cpu_ms=X` in a load-generator mix spec by `cpu=ROUNDS`, using the
@@ -121,7 +142,9 @@ pub fn resolve_mix(mix: &str, rounds_per_ms: f64) -> Result<String, String> {
         for kv in keys.split(',').map(str::trim).filter(|k| !k.is_empty()) {
             match kv.split_once('=') {
                 Some(("cpu_ms", v)) => {
-                    let ms: f64 = v.parse().map_err(|_| format!("mix class {name:?}: cpu_ms={v:?} is not a number"))?;
+                    let ms: f64 = v
+                        .parse()
+                        .map_err(|_| format!("mix class {name:?}: cpu_ms={v:?} is not a number"))?;
                     if !(ms.is_finite() && ms >= 0.0) {
                         return Err(format!("mix class {name:?}: cpu_ms must be non-negative"));
                     }
@@ -137,7 +160,11 @@ pub fn resolve_mix(mix: &str, rounds_per_ms: f64) -> Result<String, String> {
                 _ => parts.push(kv.to_string()),
             }
         }
-        classes.push(if parts.is_empty() { name.to_string() } else { format!("{name}:{}", parts.join(",")) });
+        classes.push(if parts.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}:{}", parts.join(","))
+        });
     }
     Ok(classes.join(";"))
 }
@@ -147,12 +174,25 @@ pub fn workers_for(variant: &Variant, scenario: &ScenarioSpec, server_cpus: usiz
     if variant.is_current_thread() {
         return 1;
     }
-    variant.workers.or(scenario.workers).unwrap_or(server_cpus.max(1))
+    variant
+        .workers
+        .or(scenario.workers)
+        .unwrap_or(server_cpus.max(1))
 }
 
 /// The server's command-line arguments for a trial.
-pub fn server_args(variant: &Variant, scenario: &ScenarioSpec, workers: usize, data_file: Option<&str>) -> Vec<String> {
-    let mut a: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into(), "--workload".into(), scenario.workload.as_str().into()];
+pub fn server_args(
+    variant: &Variant,
+    scenario: &ScenarioSpec,
+    workers: usize,
+    data_file: Option<&str>,
+) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--workload".into(),
+        scenario.workload.as_str().into(),
+    ];
     if !variant.is_current_thread() {
         let flag = match variant.language {
             crate::profile::Language::Go => "--procs",
@@ -189,7 +229,12 @@ pub struct ClientRun<'a> {
     pub server_pid: Option<u32>,
 }
 
-pub fn loadgen_args(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults, run: &ClientRun) -> Vec<String> {
+pub fn loadgen_args(
+    c: &ClientSpec,
+    s: &ScenarioSpec,
+    d: &Defaults,
+    run: &ClientRun,
+) -> Vec<String> {
     let warmup = c.warmup_s.unwrap_or(s.warmup_s(d));
     let duration = c.duration_s.unwrap_or(s.duration_s(d));
     let mut a: Vec<String> = vec![
@@ -224,7 +269,10 @@ pub fn loadgen_args(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults, run: &Client
             a.extend(["--depth".into(), c.depth.unwrap_or(1).to_string()]);
         }
         LoadModel::Open => {
-            if run.rates.len() == 1 && c.rate_steps.is_none() && c.rate_fractions.as_ref().is_none_or(|f| f.len() == 1) {
+            if run.rates.len() == 1
+                && c.rate_steps.is_none()
+                && c.rate_fractions.as_ref().is_none_or(|f| f.len() == 1)
+            {
                 a.extend(["--rate".into(), fmt_num(run.rates[0])]);
             } else {
                 let steps: Vec<String> = run.rates.iter().map(|r| fmt_num(*r)).collect();
@@ -252,14 +300,24 @@ pub fn loadgen_args(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults, run: &Client
 }
 
 fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x}") }
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Seconds of load a client generates (warm-up + measured, all steps).
 pub fn client_seconds(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults) -> f64 {
     let warmup = c.warmup_s.unwrap_or(s.warmup_s(d));
     let duration = c.duration_s.unwrap_or(s.duration_s(d));
-    let steps = c.rate_steps.as_ref().map(Vec::len).or(c.rate_fractions.as_ref().map(Vec::len)).unwrap_or(1).max(1);
+    let steps = c
+        .rate_steps
+        .as_ref()
+        .map(Vec::len)
+        .or(c.rate_fractions.as_ref().map(Vec::len))
+        .unwrap_or(1)
+        .max(1);
     // Each step re-warms; a short settle between steps.
     steps as f64 * (warmup + duration) + (steps - 1) as f64 * 0.5
 }
@@ -267,17 +325,27 @@ pub fn client_seconds(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults) -> f64 {
 /// Estimated wall time of a trial: server start and probe, the longest
 /// client, the idle observation, the pause.
 pub fn trial_seconds(s: &ScenarioSpec, d: &Defaults) -> f64 {
-    let load = s.clients.iter().map(|c| client_seconds(c, s, d)).fold(0.0, f64::max);
+    let load = s
+        .clients
+        .iter()
+        .map(|c| client_seconds(c, s, d))
+        .fold(0.0, f64::max);
     // Start + probe ~0.4 s, idle baseline 0.3 s.
     0.7 + load + s.observe_after_s + d.pause_s
 }
 
 pub fn profile_seconds(p: &Profile, trials: &[PlannedTrial]) -> f64 {
-    trials.iter().map(|t| trial_seconds(&p.scenarios[t.scenario], &p.defaults)).sum()
+    trials
+        .iter()
+        .map(|t| trial_seconds(&p.scenarios[t.scenario], &p.defaults))
+        .sum()
 }
 
 pub fn micro_seconds(p: &Profile, micro: &[PlannedMicro]) -> f64 {
-    micro.iter().map(|m| p.micro[m.micro].expected_s + p.defaults.pause_s).sum()
+    micro
+        .iter()
+        .map(|m| p.micro[m.micro].expected_s + p.defaults.pause_s)
+        .sum()
 }
 
 /// Splits the allowed CPUs in two halves: the server gets the first half,
@@ -361,8 +429,16 @@ mod tests {
     fn trials_are_interleaved_with_rotating_order() {
         let (p, _) = fixture();
         let t = order_trials(&p, &[]);
-        let names: Vec<String> = t.iter().map(|t| format!("{}{}", t.variant, t.repeat)).collect();
-        assert_eq!(names, ["a0", "b0", "c0", "b1", "c1", "a1", "c2", "a2", "b2", "a0", "b0", "b1", "a1"]);
+        let names: Vec<String> = t
+            .iter()
+            .map(|t| format!("{}{}", t.variant, t.repeat))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "a0", "b0", "c0", "b1", "c1", "a1", "c2", "a2", "b2", "a0", "b0", "b1", "a1"
+            ]
+        );
         assert_eq!(t[3].id(&p), "cap--b--r2");
         let only = order_trials(&p, &["mix".to_string()]);
         assert!(only.iter().all(|t| t.scenario == 1) && only.len() == 4);
@@ -371,18 +447,31 @@ mod tests {
 
     #[test]
     fn rates_use_the_lowest_capacity() {
-        let caps: BTreeMap<String, f64> = [("a".to_string(), 1000.0), ("b".to_string(), 800.0)].into();
+        let caps: BTreeMap<String, f64> =
+            [("a".to_string(), 1000.0), ("b".to_string(), 800.0)].into();
         let r = rates_from_capacity(&[0.5, 0.25], &caps, &["a".into(), "b".into()]).unwrap();
         assert_eq!(r, vec![400.0, 200.0]);
-        assert!(rates_from_capacity(&[0.5], &caps, &["a".into(), "z".into()]).unwrap_err().contains("variant z"));
+        assert!(
+            rates_from_capacity(&[0.5], &caps, &["a".into(), "z".into()])
+                .unwrap_err()
+                .contains("variant z")
+        );
     }
 
     #[test]
     fn cpu_ms_becomes_rounds() {
         let m = resolve_mix("light:weight=9,size=64;heavy:weight=1,cpu_ms=2.5", 4000.0).unwrap();
         assert_eq!(m, "light:weight=9,size=64;heavy:weight=1,cpu=10000");
-        assert!(resolve_mix("h:cpu_ms=x", 1.0).unwrap_err().contains("not a number"));
-        assert!(resolve_mix("h:cpu_ms=1000", 4000.0).unwrap_err().contains("limit"));
+        assert!(
+            resolve_mix("h:cpu_ms=x", 1.0)
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(
+            resolve_mix("h:cpu_ms=1000", 4000.0)
+                .unwrap_err()
+                .contains("limit")
+        );
     }
 
     #[test]
@@ -392,9 +481,15 @@ mod tests {
         assert_eq!(workers_for(&v["a"], mix, 1), 2);
         assert_eq!(workers_for(&v["c"], &p.scenarios[0], 4), 1);
         let a = server_args(&v["b"], mix, 2, Some("/d"));
-        assert_eq!(a.join(" "), "--listen 127.0.0.1:0 --workload work --workers 2 --data-file /d");
+        assert_eq!(
+            a.join(" "),
+            "--listen 127.0.0.1:0 --workload work --workers 2 --data-file /d"
+        );
         let a = server_args(&v["c"], &p.scenarios[0], 1, Some("/d"));
-        assert_eq!(a.join(" "), "--listen 127.0.0.1:0 --workload echo --runtime current-thread");
+        assert_eq!(
+            a.join(" "),
+            "--listen 127.0.0.1:0 --workload echo --runtime current-thread"
+        );
     }
 
     #[test]
@@ -412,11 +507,31 @@ mod tests {
             hgrm: "g",
             server_pid: Some(7),
         };
-        let a = loadgen_args(&p.scenarios[1].clients[0], &p.scenarios[1], &p.defaults, &run).join(" ");
-        assert!(a.contains("--rate-steps 400,200") && a.contains("--mix light:weight=1") && a.contains("--data-size 99"), "{a}");
+        let a = loadgen_args(
+            &p.scenarios[1].clients[0],
+            &p.scenarios[1],
+            &p.defaults,
+            &run,
+        )
+        .join(" ");
+        assert!(
+            a.contains("--rate-steps 400,200")
+                && a.contains("--mix light:weight=1")
+                && a.contains("--data-size 99"),
+            "{a}"
+        );
         assert!(a.contains("--server-pid 7"), "{a}");
-        let a = loadgen_args(&p.scenarios[0].clients[0], &p.scenarios[0], &p.defaults, &run).join(" ");
-        assert!(a.contains("--closed --depth 1") && a.contains("--size 64") && !a.contains("--rate"), "{a}");
+        let a = loadgen_args(
+            &p.scenarios[0].clients[0],
+            &p.scenarios[0],
+            &p.defaults,
+            &run,
+        )
+        .join(" ");
+        assert!(
+            a.contains("--closed --depth 1") && a.contains("--size 64") && !a.contains("--rate"),
+            "{a}"
+        );
     }
 
     #[test]
@@ -430,7 +545,10 @@ mod tests {
     #[test]
     fn cpus_split_in_halves() {
         assert_eq!(split_cpus(&[0, 1]), Some((vec![0], vec![1])));
-        assert_eq!(split_cpus(&[0, 1, 2, 3, 4]), Some((vec![0, 1], vec![2, 3, 4])));
+        assert_eq!(
+            split_cpus(&[0, 1, 2, 3, 4]),
+            Some((vec![0, 1], vec![2, 3, 4]))
+        );
         assert_eq!(split_cpus(&[3]), None);
     }
 }

@@ -37,14 +37,27 @@ pub fn command_line(program: &Path, args: &[&str], limit: Duration) -> Result<St
         match child.try_wait() {
             Ok(Some(st)) => {
                 let out = child.wait_with_output().map_err(|e| e.to_string())?;
-                let text = String::from_utf8_lossy(if out.stdout.is_empty() { &out.stderr } else { &out.stdout }).into_owned();
+                let text = String::from_utf8_lossy(if out.stdout.is_empty() {
+                    &out.stderr
+                } else {
+                    &out.stdout
+                })
+                .into_owned();
                 let first = text.lines().next().unwrap_or("").trim().to_string();
-                return if st.success() { Ok(first) } else { Err(format!("{} exited with {st}: {first}", program.display())) };
+                return if st.success() {
+                    Ok(first)
+                } else {
+                    Err(format!("{} exited with {st}: {first}", program.display()))
+                };
             }
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("{} did not answer within {} s", program.display(), limit.as_secs()));
+                return Err(format!(
+                    "{} did not answer within {} s",
+                    program.display(),
+                    limit.as_secs()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(e.to_string()),
@@ -86,21 +99,36 @@ fn free_disk_bytes(dir: &Path) -> Option<u64> {
 /// Every binary the profile's variants need, plus the load generator.
 pub fn needed_binaries(variants: &Variants, p: Option<&Profile>) -> Vec<String> {
     let mut names: Vec<String> = match p {
-        Some(p) => p.scenarios.iter().flat_map(|s| s.variants.iter().map(|v| variants[v].server.clone())).collect(),
+        Some(p) => p
+            .scenarios
+            .iter()
+            .flat_map(|s| s.variants.iter().map(|v| variants[v].server.clone()))
+            .collect(),
         None => variants.values().map(|v| v.server.clone()).collect(),
     };
     names.push("loadgen".into());
+    if let Some(p) = p {
+        for m in &p.micro {
+            names.extend(crate::profile::MICRO_LANGUAGES.iter().map(|l| m.binary(l)));
+        }
+    }
     names.sort();
     names.dedup();
     names
 }
 
-pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Option<&Profile>) -> Preflight {
+pub fn run(
+    bin_dir: &Path,
+    results_dir: &Path,
+    variants: &Variants,
+    profile: Option<&Profile>,
+) -> Preflight {
     let mut pf = Preflight::default();
     for b in needed_binaries(variants, profile) {
         let path = bin_dir.join(&b);
         if !path.exists() {
-            pf.errors.push(format!("{} is missing: run `make build`", path.display()));
+            pf.errors
+                .push(format!("{} is missing: run `make build`", path.display()));
             continue;
         }
         if let Err(e) = command_line(&path, &["--help"], Duration::from_secs(5)) {
@@ -108,9 +136,12 @@ pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Opt
         }
     }
     pf.go_version = command_line(Path::new("go"), &["version"], Duration::from_secs(10)).ok();
-    pf.rustc_version = command_line(Path::new("rustc"), &["--version"], Duration::from_secs(10)).ok();
+    pf.rustc_version =
+        command_line(Path::new("rustc"), &["--version"], Duration::from_secs(10)).ok();
     if pf.go_version.is_none() {
-        pf.warnings.push("`go version` failed: the Go version is taken from the server's config line".into());
+        pf.warnings.push(
+            "`go version` failed: the Go version is taken from the server's config line".into(),
+        );
     }
 
     pf.cpus_allowed = rtc_common::affinity::allowed_cpus().unwrap_or_default();
@@ -131,7 +162,16 @@ pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Opt
 
     // Each connection costs a descriptor in the load generator and one in the
     // server (separate processes, same limit); headroom for files and pipes.
-    let needed = profile.map(|p| p.scenarios.iter().map(|s| s.clients.iter().map(|c| c.conns as u64).sum::<u64>()).max().unwrap_or(0)).unwrap_or(0) + 256;
+    let needed = profile
+        .map(|p| {
+            p.scenarios
+                .iter()
+                .map(|s| s.clients.iter().map(|c| c.conns as u64).sum::<u64>())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+        + 256;
     pf.nofile_needed = needed;
     let (soft, hard) = rlimit_nofile();
     if soft < needed {
@@ -140,7 +180,9 @@ pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Opt
                 "the largest scenario needs {needed} open files but the hard limit is {hard}: raise it (ulimit -Hn) or lower its conns"
             ));
         } else if !raise_nofile(needed) {
-            pf.errors.push(format!("cannot raise the open-file limit from {soft} to {needed}"));
+            pf.errors.push(format!(
+                "cannot raise the open-file limit from {soft} to {needed}"
+            ));
         }
     }
     let (soft, hard) = rlimit_nofile();
@@ -148,11 +190,19 @@ pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Opt
     pf.nofile_hard = hard;
 
     if let Err(e) = std::fs::create_dir_all(results_dir) {
-        pf.errors.push(format!("cannot create {}: {e}", results_dir.display()));
+        pf.errors
+            .push(format!("cannot create {}: {e}", results_dir.display()));
     }
     match free_disk_bytes(results_dir) {
-        Some(b) if b < 200 << 20 => pf.errors.push(format!("only {} MiB free under {}: the disk is (nearly) full", b >> 20, results_dir.display())),
-        None => pf.warnings.push(format!("cannot tell the free space under {}", results_dir.display())),
+        Some(b) if b < 200 << 20 => pf.errors.push(format!(
+            "only {} MiB free under {}: the disk is (nearly) full",
+            b >> 20,
+            results_dir.display()
+        )),
+        None => pf.warnings.push(format!(
+            "cannot tell the free space under {}",
+            results_dir.display()
+        )),
         _ => {}
     }
     if let Err(e) = std::net::TcpListener::bind("127.0.0.1:0") {
@@ -163,11 +213,13 @@ pub fn run(bin_dir: &Path, results_dir: &Path, variants: &Variants, profile: Opt
         let bytes = p.defaults.data_file_bytes;
         let path = results_dir.join(".data").join(format!("data-{bytes}.bin"));
         let ok = rtc_common::datafile::is_valid(&path, bytes)
-            || std::fs::create_dir_all(path.parent().unwrap()).is_ok() && rtc_common::datafile::create(&path, bytes).is_ok();
+            || std::fs::create_dir_all(path.parent().unwrap()).is_ok()
+                && rtc_common::datafile::create(&path, bytes).is_ok();
         if ok {
             pf.data_file = Some(path);
         } else {
-            pf.errors.push(format!("cannot create the data file {}", path.display()));
+            pf.errors
+                .push(format!("cannot create the data file {}", path.display()));
         }
     }
     pf
@@ -202,10 +254,30 @@ mod tests {
 
     #[test]
     fn command_line_reports_failures_and_output() {
-        assert_eq!(command_line(Path::new("sh"), &["-c", "echo hi; echo there"], Duration::from_secs(5)).unwrap(), "hi");
-        assert!(command_line(Path::new("sh"), &["-c", "echo bad >&2; exit 3"], Duration::from_secs(5)).unwrap_err().contains("bad"));
+        assert_eq!(
+            command_line(
+                Path::new("sh"),
+                &["-c", "echo hi; echo there"],
+                Duration::from_secs(5)
+            )
+            .unwrap(),
+            "hi"
+        );
+        assert!(
+            command_line(
+                Path::new("sh"),
+                &["-c", "echo bad >&2; exit 3"],
+                Duration::from_secs(5)
+            )
+            .unwrap_err()
+            .contains("bad")
+        );
         assert!(command_line(Path::new("/no/such/tool"), &[], Duration::from_secs(5)).is_err());
-        assert!(command_line(Path::new("sleep"), &["5"], Duration::from_millis(100)).unwrap_err().contains("did not answer"));
+        assert!(
+            command_line(Path::new("sleep"), &["5"], Duration::from_millis(100))
+                .unwrap_err()
+                .contains("did not answer")
+        );
     }
 
     #[test]

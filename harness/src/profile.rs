@@ -33,8 +33,16 @@ fn err(file: &Path, context: impl Into<String>, message: impl Into<String>) -> P
 fn one_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     // Drop toml's source snippet (line numbers, pipes, carets), keep the words.
-    let snippet = |l: &&str| l.starts_with('|') || l.starts_with("-->") || l.chars().all(|c| c.is_ascii_digit() || "| ^".contains(c));
-    lines.into_iter().filter(|l| !snippet(l)).collect::<Vec<_>>().join(" ")
+    let snippet = |l: &&str| {
+        l.starts_with('|')
+            || l.starts_with("-->")
+            || l.chars().all(|c| c.is_ascii_digit() || "| ^".contains(c))
+    };
+    lines
+        .into_iter()
+        .filter(|l| !snippet(l))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ---------------------------------------------------------------- variants
@@ -65,14 +73,17 @@ pub enum Language {
 impl Variant {
     /// Current-thread tokio has exactly one worker whatever is asked.
     pub fn is_current_thread(&self) -> bool {
-        self.args.windows(2).any(|w| w[0] == "--runtime" && w[1] == "current-thread")
+        self.args
+            .windows(2)
+            .any(|w| w[0] == "--runtime" && w[1] == "current-thread")
     }
 }
 
 pub type Variants = BTreeMap<String, Variant>;
 
 pub fn parse_variants(file: &Path, text: &str) -> Result<Variants, ProfileError> {
-    let raw: BTreeMap<String, toml::Value> = toml::from_str(text).map_err(|e| err(file, "variants", e.to_string()))?;
+    let raw: BTreeMap<String, toml::Value> =
+        toml::from_str(text).map_err(|e| err(file, "variants", e.to_string()))?;
     let mut out = BTreeMap::new();
     for (name, value) in raw {
         let mut v: Variant = value
@@ -265,6 +276,20 @@ pub struct MicroSpec {
     /// Seconds one process is expected to take (for the ETA).
     #[serde(default = "d_micro_expected")]
     pub expected_s: f64,
+    /// Another build of the Rust program under bin/ (e.g. the tokio_unstable
+    /// one that can disable the LIFO slot); default `rust-micro`.
+    #[serde(default)]
+    pub rust_binary: Option<String>,
+}
+
+impl MicroSpec {
+    /// The binary under bin/ for a language ("go" or "rust").
+    pub fn binary(&self, language: &str) -> String {
+        match (language, &self.rust_binary) {
+            ("rust", Some(b)) => b.clone(),
+            _ => format!("{language}-micro"),
+        }
+    }
 }
 
 fn d_inner() -> usize {
@@ -277,7 +302,14 @@ fn d_micro_expected() -> f64 {
     2.0
 }
 
-pub const MICRO_BENCHES: &[&str] = &["spawn", "pingpong", "channels", "blocking-burst", "starve", "lifo-wake"];
+pub const MICRO_BENCHES: &[&str] = &[
+    "spawn",
+    "pingpong",
+    "channels",
+    "blocking-burst",
+    "starve",
+    "lifo-wake",
+];
 pub const MICRO_LANGUAGES: &[&str] = &["go", "rust"];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -316,10 +348,16 @@ impl ScenarioSpec {
 }
 
 /// Parses and validates a profile against the declared variants.
-pub fn parse_profile(file: &Path, text: &str, variants: &Variants) -> Result<Profile, ProfileError> {
+pub fn parse_profile(
+    file: &Path,
+    text: &str,
+    variants: &Variants,
+) -> Result<Profile, ProfileError> {
     let raw: RawProfile = toml::from_str(text).map_err(|e| err(file, "profile", e.to_string()))?;
     let defaults: Defaults = match raw.defaults {
-        Some(v) => v.try_into().map_err(|e: toml::de::Error| err(file, "[defaults]", e.to_string()))?,
+        Some(v) => v
+            .try_into()
+            .map_err(|e: toml::de::Error| err(file, "[defaults]", e.to_string()))?,
         None => Defaults::default(),
     };
     if defaults.repeats == 0 {
@@ -332,7 +370,9 @@ pub fn parse_profile(file: &Path, text: &str, variants: &Variants) -> Result<Pro
             .and_then(|v| v.as_str())
             .map(|s| format!("scenario '{s}'"))
             .unwrap_or_else(|| format!("scenario #{}", i + 1));
-        let s: ScenarioSpec = value.try_into().map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
+        let s: ScenarioSpec = value
+            .try_into()
+            .map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
         validate_scenario(&s, &scenarios, variants).map_err(|m| err(file, &label, m))?;
         scenarios.push(s);
     }
@@ -343,21 +383,44 @@ pub fn parse_profile(file: &Path, text: &str, variants: &Variants) -> Result<Pro
             .and_then(|v| v.as_str())
             .map(|s| format!("micro '{s}'"))
             .unwrap_or_else(|| format!("micro #{}", i + 1));
-        let m: MicroSpec = value.try_into().map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
+        let m: MicroSpec = value
+            .try_into()
+            .map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
         let taken = scenarios.iter().any(|s| s.id == m.id) || micro.iter().any(|x| x.id == m.id);
         validate_micro(&m, taken).map_err(|msg| err(file, &label, msg))?;
         micro.push(m);
     }
     if scenarios.is_empty() && micro.is_empty() {
-        return Err(err(file, "profile", "no [[scenario]] or [[micro]] declared"));
+        return Err(err(
+            file,
+            "profile",
+            "no [[scenario]] or [[micro]] declared",
+        ));
     }
-    Ok(Profile { name: raw.name, description: raw.description, path: file.to_path_buf(), defaults, scenarios, micro })
+    Ok(Profile {
+        name: raw.name,
+        description: raw.description,
+        path: file.to_path_buf(),
+        defaults,
+        scenarios,
+        micro,
+    })
 }
 
-fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Variants) -> Result<(), String> {
-    let ok_id = !s.id.is_empty() && s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+fn validate_scenario(
+    s: &ScenarioSpec,
+    earlier: &[ScenarioSpec],
+    variants: &Variants,
+) -> Result<(), String> {
+    let ok_id = !s.id.is_empty()
+        && s.id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok_id {
-        return Err(format!("key 'id': {:?} must be letters, digits, '-' or '_'", s.id));
+        return Err(format!(
+            "key 'id': {:?} must be letters, digits, '-' or '_'",
+            s.id
+        ));
     }
     if earlier.iter().any(|e| e.id == s.id) {
         return Err(format!("key 'id': {:?} is used twice", s.id));
@@ -367,7 +430,10 @@ fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Vari
     }
     for c in &s.claims {
         if !KNOWN_CLAIMS.contains(&c.as_str()) {
-            return Err(format!("key 'claims': unknown claim {c:?} (known: {})", KNOWN_CLAIMS.join(", ")));
+            return Err(format!(
+                "key 'claims': unknown claim {c:?} (known: {})",
+                KNOWN_CLAIMS.join(", ")
+            ));
         }
     }
     if s.variants.is_empty() {
@@ -376,13 +442,24 @@ fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Vari
     for v in &s.variants {
         if !variants.contains_key(v) {
             let known: Vec<&str> = variants.keys().map(String::as_str).collect();
-            return Err(format!("key 'variants': unknown variant {v:?} (known: {})", known.join(", ")));
+            return Err(format!(
+                "key 'variants': unknown variant {v:?} (known: {})",
+                known.join(", ")
+            ));
         }
     }
-    if s.variants.iter().enumerate().any(|(i, v)| s.variants[..i].contains(v)) {
+    if s.variants
+        .iter()
+        .enumerate()
+        .any(|(i, v)| s.variants[..i].contains(v))
+    {
         return Err("key 'variants': a variant is listed twice".into());
     }
-    for (key, v) in [("repeats", s.repeats), ("workers", s.workers), ("buf_size", s.buf_size)] {
+    for (key, v) in [
+        ("repeats", s.repeats),
+        ("workers", s.workers),
+        ("buf_size", s.buf_size),
+    ] {
         if v == Some(0) {
             return Err(format!("key '{key}': must be at least 1"));
         }
@@ -391,7 +468,9 @@ fn validate_scenario(s: &ScenarioSpec, earlier: &[ScenarioSpec], variants: &Vari
         if let Some(x) = v
             && !(x.is_finite() && x >= 0.0)
         {
-            return Err(format!("key '{key}': must be a non-negative number of seconds"));
+            return Err(format!(
+                "key '{key}': must be a non-negative number of seconds"
+            ));
         }
     }
     if s.duration_s == Some(0.0) {
@@ -417,7 +496,11 @@ fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
         return Err(format!("key 'id': {:?} is used twice", m.id));
     }
     if !MICRO_BENCHES.contains(&m.bench.as_str()) {
-        return Err(format!("key 'bench': unknown benchmark {:?} (known: {})", m.bench, MICRO_BENCHES.join(", ")));
+        return Err(format!(
+            "key 'bench': unknown benchmark {:?} (known: {})",
+            m.bench,
+            MICRO_BENCHES.join(", ")
+        ));
     }
     for c in &m.claims {
         if !KNOWN_CLAIMS.contains(&c.as_str()) {
@@ -436,16 +519,26 @@ fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -> Result<(), String> {
+fn validate_client(
+    s: &ScenarioSpec,
+    c: &ClientSpec,
+    earlier: &[ScenarioSpec],
+) -> Result<(), String> {
     if c.conns == 0 {
         return Err("key 'conns': must be at least 1".into());
     }
-    let rate_keys = [c.rate.is_some(), c.rate_steps.is_some(), c.rate_fractions.is_some()];
+    let rate_keys = [
+        c.rate.is_some(),
+        c.rate_steps.is_some(),
+        c.rate_fractions.is_some(),
+    ];
     let n_rate_keys = rate_keys.iter().filter(|b| **b).count();
     match c.model {
         LoadModel::Closed => {
             if n_rate_keys > 0 {
-                return Err("keys 'rate'/'rate_steps'/'rate_fractions' belong to model = \"open\"".into());
+                return Err(
+                    "keys 'rate'/'rate_steps'/'rate_fractions' belong to model = \"open\"".into(),
+                );
             }
             if c.depth == Some(0) {
                 return Err("key 'depth': must be at least 1".into());
@@ -453,13 +546,22 @@ fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -
         }
         LoadModel::Open => {
             if n_rate_keys != 1 {
-                return Err("model = \"open\" needs exactly one of 'rate', 'rate_steps', 'rate_fractions'".into());
+                return Err(
+                    "model = \"open\" needs exactly one of 'rate', 'rate_steps', 'rate_fractions'"
+                        .into(),
+                );
             }
             if c.depth.is_some() {
                 return Err("key 'depth' belongs to model = \"closed\"".into());
             }
-            let rates: Vec<f64> = c.rate.into_iter().chain(c.rate_steps.clone().unwrap_or_default()).collect();
-            if rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) || c.rate_steps.as_ref().is_some_and(|v| v.is_empty()) {
+            let rates: Vec<f64> = c
+                .rate
+                .into_iter()
+                .chain(c.rate_steps.clone().unwrap_or_default())
+                .collect();
+            if rates.iter().any(|r| !(r.is_finite() && *r > 0.0))
+                || c.rate_steps.as_ref().is_some_and(|v| v.is_empty())
+            {
                 return Err("key 'rate'/'rate_steps': rates must be positive numbers".into());
             }
             if let Some(fr) = &c.rate_fractions {
@@ -470,13 +572,19 @@ fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -
                     return Err("key 'rate_fractions' needs 'of_capacity' naming an earlier closed-loop scenario".into());
                 };
                 let Some(src) = earlier.iter().find(|e| &e.id == cap) else {
-                    return Err(format!("key 'of_capacity': {cap:?} is not an earlier scenario of this profile"));
+                    return Err(format!(
+                        "key 'of_capacity': {cap:?} is not an earlier scenario of this profile"
+                    ));
                 };
                 if !src.clients.iter().all(|c| c.model == LoadModel::Closed) {
-                    return Err(format!("key 'of_capacity': scenario {cap:?} is not closed-loop"));
+                    return Err(format!(
+                        "key 'of_capacity': scenario {cap:?} is not closed-loop"
+                    ));
                 }
                 if !s.variants.iter().all(|v| src.variants.contains(v)) {
-                    return Err(format!("key 'of_capacity': scenario {cap:?} does not measure every variant of this one"));
+                    return Err(format!(
+                        "key 'of_capacity': scenario {cap:?} does not measure every variant of this one"
+                    ));
                 }
             } else if c.of_capacity.is_some() {
                 return Err("key 'of_capacity' goes with 'rate_fractions'".into());
@@ -494,7 +602,9 @@ fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -
         }
         Workload::Work => {
             if c.size_bytes.is_some() {
-                return Err("key 'size_bytes' belongs to workload = \"echo\" (use size= in 'mix')".into());
+                return Err(
+                    "key 'size_bytes' belongs to workload = \"echo\" (use size= in 'mix')".into(),
+                );
             }
             if c.mix.as_deref().is_none_or(|m| m.trim().is_empty()) {
                 return Err("key 'mix': workload = \"work\" needs a mix spec".into());
@@ -502,13 +612,18 @@ fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -
         }
     }
     if c.nice.is_some_and(|n| !(0..=19).contains(&n)) {
-        return Err("key 'nice': must be 0..=19 (a load generator is never given priority over another)".into());
+        return Err(
+            "key 'nice': must be 0..=19 (a load generator is never given priority over another)"
+                .into(),
+        );
     }
     if let Some(a) = &c.arrival
         && a != "uniform"
         && a != "poisson"
     {
-        return Err(format!("key 'arrival': {a:?} is not \"uniform\" or \"poisson\""));
+        return Err(format!(
+            "key 'arrival': {a:?} is not \"uniform\" or \"poisson\""
+        ));
     }
     Ok(())
 }
@@ -517,10 +632,12 @@ fn validate_client(s: &ScenarioSpec, c: &ClientSpec, earlier: &[ScenarioSpec]) -
 /// `harness/profiles/` or a path to a `.toml` file.
 pub fn load(root: &Path, profile: &str) -> Result<(Profile, Variants), ProfileError> {
     let vpath = root.join("harness/variants.toml");
-    let vtext = std::fs::read_to_string(&vpath).map_err(|e| err(&vpath, "variants", e.to_string()))?;
+    let vtext =
+        std::fs::read_to_string(&vpath).map_err(|e| err(&vpath, "variants", e.to_string()))?;
     let variants = parse_variants(&vpath, &vtext)?;
     let ppath = profile_path(root, profile);
-    let ptext = std::fs::read_to_string(&ppath).map_err(|e| err(&ppath, "profile", format!("cannot read: {e}")))?;
+    let ptext = std::fs::read_to_string(&ppath)
+        .map_err(|e| err(&ppath, "profile", format!("cannot read: {e}")))?;
     Ok((parse_profile(&ppath, &ptext, &variants)?, variants))
 }
 
@@ -528,7 +645,8 @@ pub fn profile_path(root: &Path, profile: &str) -> PathBuf {
     if profile.ends_with(".toml") || profile.contains('/') {
         PathBuf::from(profile)
     } else {
-        root.join("harness/profiles").join(format!("{profile}.toml"))
+        root.join("harness/profiles")
+            .join(format!("{profile}.toml"))
     }
 }
 
@@ -592,14 +710,20 @@ mod tests {
         let p = parse(GOOD).unwrap();
         assert_eq!(p.scenarios.len(), 2);
         assert_eq!(p.defaults.repeats, 2);
-        assert_eq!(p.scenarios[1].clients[0].rate_fractions, Some(vec![0.5, 0.8]));
+        assert_eq!(
+            p.scenarios[1].clients[0].rate_fractions,
+            Some(vec![0.5, 0.8])
+        );
         assert!(variants()["rust"].is_current_thread());
         assert!(!variants()["go"].is_current_thread());
     }
 
     #[test]
     fn unknown_key_names_file_scenario_and_key() {
-        let text = GOOD.replace("size_bytes = 64\n        [[scenario]]", "size_bytes = 64\n        colour = 1\n        [[scenario]]");
+        let text = GOOD.replace(
+            "size_bytes = 64\n        [[scenario]]",
+            "size_bytes = 64\n        colour = 1\n        [[scenario]]",
+        );
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.starts_with("p.toml: scenario 'cap'"), "{e}");
         assert!(e.contains("colour"), "{e}");
@@ -608,27 +732,54 @@ mod tests {
 
     #[test]
     fn unknown_variant_and_claim_are_named() {
-        let e = parse(&GOOD.replacen("[\"go\", \"rust\"]", "[\"go\", \"java\"]", 1)).unwrap_err().to_string();
-        assert!(e.contains("scenario 'cap'") && e.contains("\"java\""), "{e}");
-        let e = parse(&GOOD.replacen("[\"C1\"]", "[\"C99\"]", 1)).unwrap_err().to_string();
+        let e = parse(&GOOD.replacen("[\"go\", \"rust\"]", "[\"go\", \"java\"]", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("scenario 'cap'") && e.contains("\"java\""),
+            "{e}"
+        );
+        let e = parse(&GOOD.replacen("[\"C1\"]", "[\"C99\"]", 1))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown claim \"C99\""), "{e}");
     }
 
     #[test]
     fn capacity_reference_must_be_earlier_and_closed() {
-        let e = parse(&GOOD.replace("of_capacity = \"cap\"", "of_capacity = \"steps\"")).unwrap_err().to_string();
-        assert!(e.contains("scenario 'steps'") && e.contains("of_capacity"), "{e}");
-        let e = parse(&GOOD.replace("of_capacity = \"cap\"", "")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace("of_capacity = \"cap\"", "of_capacity = \"steps\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("scenario 'steps'") && e.contains("of_capacity"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("of_capacity = \"cap\"", ""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs 'of_capacity'"), "{e}");
     }
 
     #[test]
     fn load_model_keys_are_checked() {
-        let e = parse(&GOOD.replace("rate_fractions = [0.5, 0.8]\n        of_capacity = \"cap\"", "")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace(
+            "rate_fractions = [0.5, 0.8]\n        of_capacity = \"cap\"",
+            "",
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("exactly one of"), "{e}");
-        let e = parse(&GOOD.replacen("model = \"closed\"", "model = \"closed\"\n        rate = 5.0", 1)).unwrap_err().to_string();
+        let e = parse(&GOOD.replacen(
+            "model = \"closed\"",
+            "model = \"closed\"\n        rate = 5.0",
+            1,
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("belong to model"), "{e}");
-        let e = parse(&GOOD.replacen("size_bytes = 64", "mix = \"a:weight=1\"", 1)).unwrap_err().to_string();
+        let e = parse(&GOOD.replacen("size_bytes = 64", "mix = \"a:weight=1\"", 1))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'mix' belongs"), "{e}");
     }
 

@@ -64,8 +64,15 @@ struct Meta<'a> {
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn cpu_model() -> Option<String> {
@@ -85,22 +92,34 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(total as u64);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} trials, eta {eta} {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} trials, eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             b
         });
         if bar.is_none() {
             eprintln!("harness: {total} trials, about {:.0} s", estimated_s);
         }
-        Progress { bar, total, done: 0 }
+        Progress {
+            bar,
+            total,
+            done: 0,
+        }
     }
     fn finished(&mut self, t: &TrialRecord, secs: f64) {
         self.done += 1;
         let status = match t.status {
             Status::Ok => "ok".to_string(),
-            Status::Invalid => format!("INVALID: {}", t.problems.first().cloned().unwrap_or_default()),
-            Status::Failed => format!("FAILED: {}", t.problems.first().cloned().unwrap_or_default()),
+            Status::Invalid => format!(
+                "INVALID: {}",
+                t.problems.first().cloned().unwrap_or_default()
+            ),
+            Status::Failed => format!(
+                "FAILED: {}",
+                t.problems.first().cloned().unwrap_or_default()
+            ),
         };
         match &self.bar {
             Some(b) => {
@@ -110,7 +129,10 @@ impl Progress {
                     b.println(format!("{} {status}", t.trial_id));
                 }
             }
-            None => eprintln!("[{}/{}] {} {status} ({secs:.1} s)", self.done, self.total, t.trial_id),
+            None => eprintln!(
+                "[{}/{}] {} {status} ({secs:.1} s)",
+                self.done, self.total, t.trial_id
+            ),
         }
     }
     fn finish(&self) {
@@ -125,7 +147,11 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let (p, variants) = profile::load(&opts.root, &opts.profile)?;
     for id in &opts.only {
         if !p.scenarios.iter().any(|s| &s.id == id) && !p.micro.iter().any(|m| &m.id == id) {
-            bail!("{}: --only {id:?}: no such scenario (see `harness list --profile {}`)", p.path.display(), opts.profile);
+            bail!(
+                "{}: --only {id:?}: no such scenario (see `harness list --profile {}`)",
+                p.path.display(),
+                opts.profile
+            );
         }
     }
     let pf = preflight::run(&opts.bin_dir, &opts.results_dir, &variants, Some(&p));
@@ -133,7 +159,14 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         eprintln!("harness: warning: {w}");
     }
     if let Some(e) = pf.errors.first() {
-        bail!("preflight: {e}{}", if pf.errors.len() > 1 { format!(" (and {} more; see `harness check`)", pf.errors.len() - 1) } else { String::new() });
+        bail!(
+            "preflight: {e}{}",
+            if pf.errors.len() > 1 {
+                format!(" (and {} more; see `harness check`)", pf.errors.len() - 1)
+            } else {
+                String::new()
+            }
+        );
     }
     // The harness itself stays off the server's CPUs.
     let _ = rtc_common::affinity::pin_current_thread(&pf.client_cpus);
@@ -143,7 +176,8 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let run = match &opts.out {
         Some(dir) => {
             for sub in ["trials", "hlog", "hgrm"] {
-                std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir.join(sub))
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             RunDir::open(dir)
         }
@@ -158,13 +192,21 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let estimated_s = plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro);
     let vectors = rtc_conformance::load(&opts.root.join("testdata/protocol/vectors.json"))
         .context("cannot load the protocol vectors for the correctness probe")?;
-    let probe = probe_vectors(&vectors.vectors, p.defaults.data_file_bytes, vectors.data_file_bytes);
+    let probe = probe_vectors(
+        &vectors.vectors,
+        p.defaults.data_file_bytes,
+        vectors.data_file_bytes,
+    );
 
     let mut meta = Meta {
         schema_version: results::SCHEMA_VERSION,
         harness_version: env!("CARGO_PKG_VERSION"),
         git_commit: git(&opts.root, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-        git_dirty: git(&opts.root, &["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+        git_dirty: git(
+            &opts.root,
+            &["status", "--porcelain", "--untracked-files=no"],
+        )
+        .map(|s| !s.is_empty()),
         profile: &p.name,
         profile_file: p.path.display().to_string(),
         only: &opts.only,
@@ -172,11 +214,15 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         ended_at: None,
         interrupted: false,
         cpu_model: cpu_model(),
-        cpu_count_online: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpu_count_online: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         cpus_allowed: rtc_common::affinity::format_cpu_list(&pf.cpus_allowed),
         server_cpus: rtc_common::affinity::format_cpu_list(&pf.server_cpus),
         client_cpus: rtc_common::affinity::format_cpu_list(&pf.client_cpus),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string()),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
         go_version: pf.go_version.clone(),
         rustc_version: pf.rustc_version.clone(),
         nofile_soft: pf.nofile_soft,
@@ -226,7 +272,12 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             i += 1;
         }
         let s = summary::summarize(&p, &records, false, interrupted);
-        if let Some(cap) = s.scenarios.iter().find(|x| x.id == p.scenarios[scenario_idx].id).and_then(|x| x.capacity_rps.clone()) {
+        if let Some(cap) = s
+            .scenarios
+            .iter()
+            .find(|x| x.id == p.scenarios[scenario_idx].id)
+            .and_then(|x| x.capacity_rps.clone())
+        {
             capacities.insert(p.scenarios[scenario_idx].id.clone(), cap);
         }
         results::write_json(&run.summary(), &s)?;
@@ -241,7 +292,10 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             break;
         }
         if current.is_some_and(|c| c != m.micro) {
-            results::write_json(&run.summary(), &summary::summarize(&p, &records, false, false))?;
+            results::write_json(
+                &run.summary(),
+                &summary::summarize(&p, &records, false, false),
+            )?;
         }
         current = Some(m.micro);
         let ctx = trial::Context {
@@ -275,8 +329,14 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     if opts.out.is_none() {
         results::update_latest(&opts.results_dir, &run.root)?;
     }
-    let failed: Vec<&TrialRecord> = records.iter().filter(|r| r.status == Status::Failed).collect();
-    let invalid = records.iter().filter(|r| r.status == Status::Invalid).count();
+    let failed: Vec<&TrialRecord> = records
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .collect();
+    let invalid = records
+        .iter()
+        .filter(|r| r.status == Status::Invalid)
+        .count();
     eprintln!(
         "harness: {} trials: {} ok, {invalid} invalid, {} failed{} -> {}",
         records.len(),
@@ -286,10 +346,20 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         run.root.display()
     );
     if let Some(f) = failed.first() {
-        eprintln!("harness: first failure: {}: {}", f.trial_id, f.problems.first().cloned().unwrap_or_default());
+        eprintln!(
+            "harness: first failure: {}: {}",
+            f.trial_id,
+            f.problems.first().cloned().unwrap_or_default()
+        );
     }
     println!("{}", run.root.display());
-    let end = if interrupted { RunEnd::Interrupted } else { RunEnd::AllRan { failed: failed.len() } };
+    let end = if interrupted {
+        RunEnd::Interrupted
+    } else {
+        RunEnd::AllRan {
+            failed: failed.len(),
+        }
+    };
     Ok((end, run.root.clone()))
 }
 
@@ -298,13 +368,19 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
 /// are kept only when each read lands on the same side of the end of the
 /// harness's data file (`data_file_bytes`) as of the vectors' own
 /// (`vector_file_bytes`), so their expected answers hold for both.
-pub fn probe_vectors(all: &[rtc_conformance::Vector], data_file_bytes: u64, vector_file_bytes: u64) -> Vec<rtc_conformance::Vector> {
+pub fn probe_vectors(
+    all: &[rtc_conformance::Vector],
+    data_file_bytes: u64,
+    vector_file_bytes: u64,
+) -> Vec<rtc_conformance::Vector> {
     all.iter()
         .filter(|v| {
             let send = rtc_conformance::bytes_of(&v.send);
             let bytes = send.len() + rtc_conformance::bytes_of(&v.expect).len();
             let small = bytes <= 20_000 && !v.name.contains("limit") && !v.name.contains("1000000");
-            small && (v.workload != "work" || file_reads_agree(&send, data_file_bytes, vector_file_bytes))
+            small
+                && (v.workload != "work"
+                    || file_reads_agree(&send, data_file_bytes, vector_file_bytes))
         })
         .cloned()
         .collect()
@@ -343,11 +419,22 @@ pub fn list(root: &Path, profile_name: &str) -> Result<String> {
     );
     for s in &p.scenarios {
         out += &format!("{:<28} [{}] {}\n", s.id, s.claims.join(","), s.title);
-        out += &format!("{:<28} variants: {}; repeats: {}\n", "", s.variants.join(", "), s.repeats(&p.defaults));
+        out += &format!(
+            "{:<28} variants: {}; repeats: {}\n",
+            "",
+            s.variants.join(", "),
+            s.repeats(&p.defaults)
+        );
     }
     for m in &p.micro {
         out += &format!("{:<28} [{}] {}\n", m.id, m.claims.join(","), m.title);
-        out += &format!("{:<28} go-micro / rust-micro {} {}; processes: {}\n", "", m.bench, m.args.join(" "), m.repeats.unwrap_or(p.defaults.repeats));
+        out += &format!(
+            "{:<28} go-micro / rust-micro {} {}; processes: {}\n",
+            "",
+            m.bench,
+            m.args.join(" "),
+            m.repeats.unwrap_or(p.defaults.repeats)
+        );
     }
     out += "\nvariants:\n";
     for (name, v) in &variants {
@@ -366,8 +453,14 @@ mod tests {
         let same = probe_vectors(&vf.vectors, vf.data_file_bytes, vf.data_file_bytes);
         let other = probe_vectors(&vf.vectors, 1 << 20, vf.data_file_bytes);
         assert!(same.iter().any(|v| v.name.contains("file")));
-        assert!(other.len() < same.len(), "reads between 1 and 2 MiB must drop out with a 1 MiB file");
-        assert!(other.iter().any(|v| v.workload == "echo") && other.iter().any(|v| v.workload == "work"));
+        assert!(
+            other.len() < same.len(),
+            "reads between 1 and 2 MiB must drop out with a 1 MiB file"
+        );
+        assert!(
+            other.iter().any(|v| v.workload == "echo")
+                && other.iter().any(|v| v.workload == "work")
+        );
         assert!(!other.iter().any(|v| v.name == "work_file_at_end_len0"));
     }
 }

@@ -12,9 +12,15 @@ use std::time::{Duration, Instant};
 pub struct ProcSample {
     /// Milliseconds since the trial's time origin.
     pub t_ms: f64,
-    /// Cumulative CPU of the whole process (exited threads included), from /proc/PID/stat.
+    /// Cumulative CPU of the whole process (exited threads included), from
+    /// /proc/PID/stat: clock ticks (10 ms), too coarse for per-request figures.
     pub cpu_user_us: u64,
     pub cpu_sys_us: u64,
+    /// Cumulative CPU in nanoseconds from each thread's schedstat: live
+    /// threads' runtimes plus the last reading of threads that have exited
+    /// (they lose at most one sampling period). 0 when unavailable.
+    #[serde(default)]
+    pub cpu_runtime_ns: u64,
     pub rss_bytes: u64,
     pub rss_peak_bytes: u64,
     pub threads: u64,
@@ -24,33 +30,65 @@ pub struct ProcSample {
 }
 
 impl ProcSample {
+    /// CPU in microseconds: the schedstat sum when there is one, else ticks.
     pub fn cpu_us(&self) -> u64 {
-        self.cpu_user_us + self.cpu_sys_us
+        if self.cpu_runtime_ns > 0 {
+            self.cpu_runtime_ns / 1000
+        } else {
+            self.cpu_user_us + self.cpu_sys_us
+        }
     }
     pub fn ctx_switches(&self) -> u64 {
         self.ctx_voluntary + self.ctx_involuntary
     }
 }
 
+/// Per-thread runtimes seen so far, so an exited thread's CPU is not lost.
+#[derive(Debug, Default)]
+pub struct ThreadRuntimes {
+    last_ns: std::collections::HashMap<i32, u64>,
+}
+
+impl ThreadRuntimes {
+    /// Updates with this sample's live threads; returns the cumulative total.
+    pub fn total_ns(&mut self, live: &[(i32, u64)]) -> u64 {
+        for &(tid, ns) in live {
+            let e = self.last_ns.entry(tid).or_insert(0);
+            *e = (*e).max(ns);
+        }
+        self.last_ns.values().sum()
+    }
+}
+
 /// One reading of `pid`, or None if it has gone.
 pub fn sample_once(pid: u32, t_ms: f64) -> Option<ProcSample> {
+    sample_with(pid, t_ms, &mut ThreadRuntimes::default())
+}
+
+fn sample_with(pid: u32, t_ms: f64, runtimes: &mut ThreadRuntimes) -> Option<ProcSample> {
     let p = procfs::process::Process::new(pid as i32).ok()?;
     let stat = p.stat().ok()?;
     let status = p.status().ok()?;
     let us_per_tick = 1_000_000 / procfs::ticks_per_second();
     let (mut vol, mut invol) = (0u64, 0u64);
+    let mut live = Vec::new();
     if let Ok(tasks) = p.tasks() {
         for t in tasks.flatten() {
             if let Ok(s) = t.status() {
                 vol += s.voluntary_ctxt_switches.unwrap_or(0);
                 invol += s.nonvoluntary_ctxt_switches.unwrap_or(0);
             }
+            if let Ok(ss) = t.schedstat() {
+                live.push((t.tid, ss.sum_exec_runtime));
+            }
         }
     }
+    let cpu_runtime_ns = runtimes.total_ns(&live);
     Some(ProcSample {
         t_ms,
         cpu_user_us: stat.utime * us_per_tick,
         cpu_sys_us: stat.stime * us_per_tick,
+        cpu_runtime_ns,
         rss_bytes: status.vmrss.unwrap_or(0) * 1024,
         rss_peak_bytes: status.vmhwm.unwrap_or(0) * 1024,
         threads: status.threads,
@@ -71,10 +109,11 @@ impl Sampler {
         let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
             let mut out = Vec::new();
+            let mut runtimes = ThreadRuntimes::default();
             let mut next = Instant::now();
             loop {
                 let t_ms = origin.elapsed().as_secs_f64() * 1e3;
-                match sample_once(pid, t_ms) {
+                match sample_with(pid, t_ms, &mut runtimes) {
                     Some(s) => out.push(s),
                     None => break,
                 }
@@ -92,13 +131,19 @@ impl Sampler {
             }
             out
         });
-        Sampler { stop, handle: Some(handle) }
+        Sampler {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// Takes one last sample and returns them all.
     pub fn stop(mut self) -> Vec<ProcSample> {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+        self.handle
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 
@@ -109,7 +154,11 @@ impl Drop for Sampler {
 }
 
 /// Linear interpolation of a cumulative counter at time `t_ms`.
-pub fn counter_at(samples: &[ProcSample], t_ms: f64, f: impl Fn(&ProcSample) -> u64) -> Option<f64> {
+pub fn counter_at(
+    samples: &[ProcSample],
+    t_ms: f64,
+    f: impl Fn(&ProcSample) -> u64,
+) -> Option<f64> {
     let first = samples.first()?;
     if t_ms <= first.t_ms {
         return Some(f(first) as f64);
@@ -118,7 +167,11 @@ pub fn counter_at(samples: &[ProcSample], t_ms: f64, f: impl Fn(&ProcSample) -> 
         let (a, b) = (&w[0], &w[1]);
         if t_ms <= b.t_ms {
             let span = b.t_ms - a.t_ms;
-            let frac = if span > 0.0 { (t_ms - a.t_ms) / span } else { 1.0 };
+            let frac = if span > 0.0 {
+                (t_ms - a.t_ms) / span
+            } else {
+                1.0
+            };
             return Some(f(a) as f64 + frac * (f(b) as f64 - f(a) as f64));
         }
     }
@@ -134,6 +187,7 @@ mod tests {
             t_ms,
             cpu_user_us: cpu,
             cpu_sys_us: 0,
+            cpu_runtime_ns: 0,
             rss_bytes: 0,
             rss_peak_bytes: 0,
             threads: 1,
@@ -153,11 +207,28 @@ mod tests {
     }
 
     #[test]
+    fn exited_threads_keep_their_runtime() {
+        let mut r = ThreadRuntimes::default();
+        assert_eq!(r.total_ns(&[(1, 100), (2, 50)]), 150);
+        // Thread 2 exits; its last 50 ns still count.
+        assert_eq!(r.total_ns(&[(1, 180)]), 230);
+        assert_eq!(r.total_ns(&[(1, 180), (3, 5)]), 235);
+    }
+
+    #[test]
     fn samples_this_process() {
         let me = sample_once(std::process::id(), 0.0).unwrap();
         assert!(me.rss_bytes > 0 && me.threads >= 1);
+        assert!(
+            me.cpu_runtime_ns > 0,
+            "schedstat gives this process some runtime"
+        );
         assert!(me.rss_peak_bytes >= me.rss_bytes);
-        let sampler = Sampler::start(std::process::id(), Instant::now(), Duration::from_millis(10));
+        let sampler = Sampler::start(
+            std::process::id(),
+            Instant::now(),
+            Duration::from_millis(10),
+        );
         std::thread::sleep(Duration::from_millis(60));
         let v = sampler.stop();
         assert!(v.len() >= 2, "{}", v.len());

@@ -64,7 +64,10 @@ pub struct Summary {
 pub fn is_headline(metric: &str) -> bool {
     metric.starts_with("server.")
         || metric.ends_with("achieved_rps")
-        || (metric.contains("latency_us.corrected.") && ["p50", "p99", "p999", "max"].iter().any(|p| metric.ends_with(&format!(".{p}"))))
+        || (metric.contains("latency_us.corrected.")
+            && ["p50", "p99", "p999", "max"]
+                .iter()
+                .any(|p| metric.ends_with(&format!(".{p}"))))
 }
 
 /// What the summary needs to know of a network scenario or a microbenchmark.
@@ -96,19 +99,28 @@ pub fn units(p: &Profile) -> Vec<Unit> {
                 .then(|| format!("{}.achieved_rps", s.clients[0].name)),
         })
         .collect();
-    out.extend(p.micro.iter().map(|m| Unit {
-        id: m.id.clone(),
-        title: m.title.clone(),
-        claims: m.claims.clone(),
-        workload: "micro".into(),
-        variants: crate::profile::MICRO_LANGUAGES.iter().map(|l| l.to_string()).collect(),
-        capacity_metric: None,
+    out.extend(p.micro.iter().map(|m| {
+        Unit {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            claims: m.claims.clone(),
+            workload: "micro".into(),
+            variants: crate::profile::MICRO_LANGUAGES
+                .iter()
+                .map(|l| l.to_string())
+                .collect(),
+            capacity_metric: None,
+        }
     }));
     out
 }
 
 pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
-    let mut counts: BTreeMap<String, Counts> = u.variants.iter().map(|v| (v.clone(), Counts::default())).collect();
+    let mut counts: BTreeMap<String, Counts> = u
+        .variants
+        .iter()
+        .map(|v| (v.clone(), Counts::default()))
+        .collect();
     let mut problems = Vec::new();
     let mut values: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
     for t in trials.iter().filter(|t| t.scenario == u.id) {
@@ -125,13 +137,21 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
             continue;
         }
         for (m, v) in &t.metrics {
-            values.entry(m.clone()).or_default().entry(t.variant.clone()).or_default().push(*v);
+            values
+                .entry(m.clone())
+                .or_default()
+                .entry(t.variant.clone())
+                .or_default()
+                .push(*v);
         }
     }
     let mut metrics = BTreeMap::new();
     let mut ratios = BTreeMap::new();
     for (m, per_variant) in &values {
-        let est: BTreeMap<String, Estimate> = per_variant.iter().filter_map(|(v, xs)| stats::estimate(xs, CONFIDENCE).map(|e| (v.clone(), e))).collect();
+        let est: BTreeMap<String, Estimate> = per_variant
+            .iter()
+            .filter_map(|(v, xs)| stats::estimate(xs, CONFIDENCE).map(|e| (v.clone(), e)))
+            .collect();
         if is_headline(m) || u.workload == "micro" {
             let mut pairs = Vec::new();
             for (i, a) in u.variants.iter().enumerate() {
@@ -139,7 +159,11 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
                     if let (Some(xa), Some(xb)) = (per_variant.get(a), per_variant.get(b))
                         && let Some(r) = stats::ratio(xa, xb, CONFIDENCE)
                     {
-                        pairs.push(PairRatio { a: a.clone(), b: b.clone(), ratio: r });
+                        pairs.push(PairRatio {
+                            a: a.clone(),
+                            b: b.clone(),
+                            ratio: r,
+                        });
                     }
                 }
             }
@@ -153,7 +177,9 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
         .capacity_metric
         .as_ref()
         .and_then(|key| metrics.get(key))
-        .map(|per: &BTreeMap<String, Estimate>| per.iter().map(|(v, e)| (v.clone(), e.median)).collect());
+        .map(|per: &BTreeMap<String, Estimate>| {
+            per.iter().map(|(v, e)| (v.clone(), e.median)).collect()
+        });
     ScenarioSummary {
         id: u.id.clone(),
         title: u.title.clone(),
@@ -168,7 +194,12 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
     }
 }
 
-pub fn summarize(p: &Profile, trials: &[TrialRecord], complete: bool, interrupted: bool) -> Summary {
+pub fn summarize(
+    p: &Profile,
+    trials: &[TrialRecord],
+    complete: bool,
+    interrupted: bool,
+) -> Summary {
     let refs: Vec<&TrialRecord> = trials.iter().collect();
     let mut total = Counts::default();
     for t in trials {
@@ -178,7 +209,11 @@ pub fn summarize(p: &Profile, trials: &[TrialRecord], complete: bool, interrupte
             Status::Failed => total.failed += 1,
         }
     }
-    let scenarios = units(p).iter().filter(|u| trials.iter().any(|t| t.scenario == u.id)).map(|u| unit_summary(u, &refs)).collect();
+    let scenarios = units(p)
+        .iter()
+        .filter(|u| trials.iter().any(|t| t.scenario == u.id))
+        .map(|u| unit_summary(u, &refs))
+        .collect();
     Summary {
         schema_version: crate::results::SCHEMA_VERSION,
         profile: p.name.clone(),
@@ -204,7 +239,8 @@ pub fn load_trials(run: &crate::results::RunDir) -> anyhow::Result<Vec<TrialReco
     paths.sort();
     for p in paths {
         let bytes = std::fs::read(&p)?;
-        let t: TrialRecord = serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let t: TrialRecord =
+            serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         out.push(t);
     }
     Ok(out)

@@ -121,7 +121,10 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
     let origin = Instant::now();
     let now = SystemTime::now();
     let started_at = results::rfc3339(now);
-    let origin_unix_ms = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0);
+    let origin_unix_ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(0.0);
     let workers = plan::workers_for(variant, scenario, ctx.server_cpus.len());
     let data_file = ctx.data_file.to_string_lossy().into_owned();
     let server_args = plan::server_args(variant, scenario, workers, Some(&data_file));
@@ -210,7 +213,10 @@ fn drive(
                 match plan::rates_from_capacity(fr, &caps, &scenario.variants) {
                     Ok(r) => r,
                     Err(e) => {
-                        fail(rec, format!("client {}: rates from scenario {cap_id}: {e}", c.name));
+                        fail(
+                            rec,
+                            format!("client {}: rates from scenario {cap_id}: {e}", c.name),
+                        );
                         return Ok(());
                     }
                 }
@@ -233,7 +239,11 @@ fn drive(
     // A fresh server for every trial.
     let mut cmd = Command::new(server_bin);
     cmd.args(server_args).env(RUN_MARKER_ENV, &ctx.run.root);
-    let opts = SpawnOptions { cpus: Some(ctx.server_cpus.to_vec()), die_with_parent: true, timeout: Some(Duration::from_secs(10)) };
+    let opts = SpawnOptions {
+        cpus: Some(ctx.server_cpus.to_vec()),
+        die_with_parent: true,
+        timeout: Some(Duration::from_secs(10)),
+    };
     let mut server = match spawn_listening(cmd, &opts) {
         Ok(s) => s,
         Err(e) => {
@@ -261,14 +271,30 @@ fn drive(
         rec.server.exit_signal = s.signal();
     }
     std::thread::sleep(Duration::from_millis(30)); // let the stderr reader catch the last lines
-    rec.server.stderr_tail = server.stderr_lines().into_iter().rev().take(20).rev().collect();
+    rec.server.stderr_tail = server
+        .stderr_lines()
+        .into_iter()
+        .rev()
+        .take(20)
+        .rev()
+        .collect();
     if rec.server.alive_after_load == Some(false) {
         let tail = server.stderr_tail(3);
-        fail(rec, format!("server exited during the trial ({}); stderr: {tail}", exit_text(rec.server.exit_code, rec.server.exit_signal)));
+        fail(
+            rec,
+            format!(
+                "server exited during the trial ({}); stderr: {tail}",
+                exit_text(rec.server.exit_code, rec.server.exit_signal)
+            ),
+        );
     } else if killed {
-        rec.problems.push("server ignored SIGTERM for 2 s and was killed".into());
+        rec.problems
+            .push("server ignored SIGTERM for 2 s and was killed".into());
     } else if rec.server.exit_code != Some(0) && result.is_ok() {
-        rec.problems.push(format!("server exit after SIGTERM: {}", exit_text(rec.server.exit_code, rec.server.exit_signal)));
+        rec.problems.push(format!(
+            "server exit after SIGTERM: {}",
+            exit_text(rec.server.exit_code, rec.server.exit_signal)
+        ));
     }
     result
 }
@@ -293,7 +319,10 @@ fn with_server(
     d: &crate::profile::Defaults,
 ) -> Result<(), Interrupted> {
     // Verify before load, as TechEmpower does: a few requests of each kind, bytes checked.
-    for v in ctx.probe.iter().filter(|v| v.workload == scenario.workload.as_str() && (v.workload == "echo" || v.data_file == scenario.data_file)) {
+    for v in ctx.probe.iter().filter(|v| {
+        v.workload == scenario.workload.as_str()
+            && (v.workload == "echo" || v.data_file == scenario.data_file)
+    }) {
         if let Err(e) = rtc_conformance::run_vector(server.addr, v, Duration::from_secs(5)) {
             fail(rec, format!("correctness probe {} failed: {e}", v.name));
             return Ok(());
@@ -313,7 +342,15 @@ fn with_server(
     let scratch = ctx.run.scratch();
     let _ = std::fs::create_dir_all(&scratch);
     let client_cpus = rtc_common::affinity::format_cpu_list(ctx.client_cpus);
-    let mut running: Vec<(ClientRecord, Child, Sampler, PathBuf, PathBuf, PathBuf, PathBuf)> = Vec::new();
+    let mut running: Vec<(
+        ClientRecord,
+        Child,
+        Sampler,
+        PathBuf,
+        PathBuf,
+        PathBuf,
+        PathBuf,
+    )> = Vec::new();
     let mut deadline_s: f64 = 0.0;
     rec.load_start_ms = Some(origin.elapsed().as_secs_f64() * 1e3);
     for (c, rates, mix) in client_runs {
@@ -324,7 +361,11 @@ fn with_server(
             scratch.join(format!("{base}.hgrm")),
             scratch.join(format!("{base}.stderr")),
         );
-        let (js, hl, hg) = (json.to_string_lossy().into_owned(), hlog.to_string_lossy().into_owned(), hgrm.to_string_lossy().into_owned());
+        let (js, hl, hg) = (
+            json.to_string_lossy().into_owned(),
+            hlog.to_string_lossy().into_owned(),
+            hgrm.to_string_lossy().into_owned(),
+        );
         let run = ClientRun {
             addr: server.addr,
             client_cpus: &client_cpus,
@@ -341,7 +382,14 @@ fn with_server(
         let timeout_s = c.timeout_s.unwrap_or(5.0);
         deadline_s = deadline_s.max(plan::client_seconds(c, scenario, d) + timeout_s + 10.0);
         let launched_ms = origin.elapsed().as_secs_f64() * 1e3;
-        match spawn_client(&ctx.bin_dir.join("loadgen"), &args, ctx.client_cpus, c.nice.unwrap_or(0), &ctx.run.root, &errf) {
+        match spawn_client(
+            &ctx.bin_dir.join("loadgen"),
+            &args,
+            ctx.client_cpus,
+            c.nice.unwrap_or(0),
+            &ctx.run.root,
+            &errf,
+        ) {
             Ok(child) => {
                 let pid = child.id();
                 let crec = ClientRecord {
@@ -393,7 +441,9 @@ fn with_server(
             break;
         }
         if wait_start.elapsed().as_secs_f64() > deadline_s {
-            rec.problems.push(format!("load generator still running after {deadline_s:.0} s: killed"));
+            rec.problems.push(format!(
+                "load generator still running after {deadline_s:.0} s: killed"
+            ));
             break;
         }
         if rec.server.alive_after_load.is_none() && !matches!(server.child.try_wait(), Ok(None)) {
@@ -408,7 +458,10 @@ fn with_server(
             let _ = child.wait();
             crec.finished_ms = origin.elapsed().as_secs_f64() * 1e3;
             if !interrupted {
-                fail(rec, format!("load generator {} did not finish in time", crec.name));
+                fail(
+                    rec,
+                    format!("load generator {} did not finish in time", crec.name),
+                );
             }
         }
     }
@@ -419,7 +472,9 @@ fn with_server(
     }
 
     // Idle observation (blocking-pool shrink, threads left behind).
-    if scenario.observe_after_s > 0.0 && !signals::sleep(Duration::from_secs_f64(scenario.observe_after_s)) {
+    if scenario.observe_after_s > 0.0
+        && !signals::sleep(Duration::from_secs_f64(scenario.observe_after_s))
+    {
         return Err(Interrupted);
     }
     if rec.server.alive_after_load.is_none() {
@@ -430,10 +485,22 @@ fn with_server(
     for (mut crec, _child, s, json, hlog, hgrm, errf) in running {
         crec.samples = s.stop();
         crec.stderr_tail = std::fs::read_to_string(&errf)
-            .map(|t| t.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().map(String::from).collect())
+            .map(|t| {
+                t.lines()
+                    .rev()
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         let _ = std::fs::remove_file(&errf);
-        match std::fs::read(&json).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()) {
+        match std::fs::read(&json)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        {
             Some(doc) => crec.document = Some(doc),
             None => fail(
                 rec,
@@ -447,8 +514,16 @@ fn with_server(
         }
         let _ = std::fs::remove_file(&json);
         for (from, to, slot) in [
-            (&hlog, ctx.run.hlog(&rec.trial_id, &crec.name), &mut crec.hlog),
-            (&hgrm, ctx.run.hgrm(&rec.trial_id, &crec.name), &mut crec.hgrm),
+            (
+                &hlog,
+                ctx.run.hlog(&rec.trial_id, &crec.name),
+                &mut crec.hlog,
+            ),
+            (
+                &hgrm,
+                ctx.run.hgrm(&rec.trial_id, &crec.name),
+                &mut crec.hgrm,
+            ),
         ] {
             if from.exists() && results::adopt(from, &to).is_ok() {
                 *slot = Some(ctx.run.rel(&to));
@@ -456,10 +531,22 @@ fn with_server(
         }
         match crec.exit_code {
             Some(0) | Some(1) => {}
-            other => fail(rec, format!("load generator {} exited with {other:?}: {}", crec.name, crec.stderr_tail.join(" | "))),
+            other => fail(
+                rec,
+                format!(
+                    "load generator {} exited with {other:?}: {}",
+                    crec.name,
+                    crec.stderr_tail.join(" | ")
+                ),
+            ),
         }
         if rec.status != Status::Failed {
-            let valid = crec.document.as_ref().and_then(|d| d.get("valid")).and_then(|v| v.as_bool()).unwrap_or(false);
+            let valid = crec
+                .document
+                .as_ref()
+                .and_then(|d| d.get("valid"))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
             if !valid {
                 rec.status = Status::Invalid;
                 let reasons = crec
@@ -467,9 +554,17 @@ fn with_server(
                     .as_ref()
                     .and_then(|d| d.get("invalid_reasons"))
                     .and_then(|v| v.as_array())
-                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; "))
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
                     .unwrap_or_default();
-                rec.problems.push(format!("load generator {} marked its run invalid: {reasons}", crec.name));
+                rec.problems.push(format!(
+                    "load generator {} marked its run invalid: {reasons}",
+                    crec.name
+                ));
             }
         }
         rec.clients.push(crec);
@@ -481,9 +576,20 @@ fn with_server(
 /// prove that none outlives the harness.
 pub const RUN_MARKER_ENV: &str = "RTC_HARNESS_RUN";
 
-pub fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], nice: i32, run_root: &Path, stderr_file: &Path) -> std::io::Result<Child> {
+pub fn spawn_client(
+    bin: &Path,
+    args: &[String],
+    cpus: &[usize],
+    nice: i32,
+    run_root: &Path,
+    stderr_file: &Path,
+) -> std::io::Result<Child> {
     let mut cmd = Command::new(bin);
-    cmd.args(args).env(RUN_MARKER_ENV, run_root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(std::fs::File::create(stderr_file)?);
+    cmd.args(args)
+        .env(RUN_MARKER_ENV, run_root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(stderr_file)?);
     let cpus = cpus.to_vec();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
@@ -501,12 +607,21 @@ pub fn spawn_client(bin: &Path, args: &[String], cpus: &[usize], nice: i32, run_
 }
 
 pub fn cpus_allowed_list(pid: u32) -> Option<String> {
-    let st = procfs::process::Process::new(pid as i32).ok()?.status().ok()?;
+    let st = procfs::process::Process::new(pid as i32)
+        .ok()?
+        .status()
+        .ok()?;
     let ranges = st.cpus_allowed_list?;
     Some(
         ranges
             .iter()
-            .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
             .collect::<Vec<_>>()
             .join(","),
     )
@@ -518,7 +633,9 @@ fn wait_config_line(server: &ListeningChild) -> Option<serde_json::Value> {
     let end = Instant::now() + Duration::from_secs(1);
     loop {
         for line in server.stderr_lines() {
-            if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Ok(v @ serde_json::Value::Object(_)) =
+                serde_json::from_str::<serde_json::Value>(&line)
+            {
                 return Some(v);
             }
         }

@@ -381,6 +381,12 @@ fn verifier_main(cfg: &Config, rx: Receiver<ShaJob>) -> BTreeMap<(usize, usize),
     if let Some(cpus) = &cfg.cpus {
         let _ = rtc_common::affinity::pin_current_thread(cpus);
     }
+    // Bookkeeping must never delay a send: on a shared pinned CPU the
+    // pacing threads win every contest with this one (per-thread nice 19).
+    // SAFETY: setpriority on this thread's own tid.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+    }
     let mut out: BTreeMap<(usize, usize), Verified> = BTreeMap::new();
     for job in rx {
         let v = out.entry((job.step, job.class)).or_default();

@@ -4,10 +4,12 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("harness: {e:#}");
-            std::process::exit(match e.downcast_ref::<rtc_harness::profile::ProfileError>() {
-                Some(_) => 2,
-                None => 1,
-            });
+            std::process::exit(
+                match e.downcast_ref::<rtc_harness::profile::ProfileError>() {
+                    Some(_) => 2,
+                    None => 1,
+                },
+            );
         }
     }
 }

@@ -101,7 +101,7 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
             args: args.clone(),
             pid: None,
             workers: 0,
-            cpus_requested: rtc_common::affinity::format_cpu_list(ctx.server_cpus),
+            cpus_requested: String::new(),
             cpus_allowed_list: None,
             config: None,
             threads_at_start: None,
@@ -116,8 +116,13 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         metrics: BTreeMap::new(),
         micro_document: None,
     };
-    let mut child = match trial::spawn_client(&bin, &args, ctx.server_cpus, 0, &ctx.run.root, &errf)
-    {
+    if m.bench == "c12" {
+        return c12(ctx, m, rec);
+    }
+    // Nothing else runs during a microbenchmark: it gets every allowed CPU
+    // (so "two workers" really have two).
+    rec.server.cpus_requested = rtc_common::affinity::format_cpu_list(ctx.all_cpus);
+    let mut child = match trial::spawn_client(&bin, &args, ctx.all_cpus, 0, &ctx.run.root, &errf) {
         Ok(c) => c,
         Err(e) => {
             rec.status = Status::Failed;
@@ -202,6 +207,130 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         }
     }
     let _ = std::fs::remove_file(&json);
+    finish(ctx, rec)
+}
+
+/// Runs `cargo ARGS` in the repository, bounded and interruptible: (success, stdout, stderr).
+fn cargo(
+    ctx: &trial::Context,
+    args: &[&str],
+    timeout_s: f64,
+) -> Result<Result<(bool, String, String), String>, Interrupted> {
+    let scratch = ctx.run.scratch();
+    let _ = std::fs::create_dir_all(&scratch);
+    let (out_path, err_path) = (scratch.join("c12.stdout"), scratch.join("c12.stderr"));
+    let files =
+        std::fs::File::create(&out_path).and_then(|o| Ok((o, std::fs::File::create(&err_path)?)));
+    let (out, err) = match files {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let spawned = std::process::Command::new(&program)
+        .args(args)
+        .current_dir(ctx.root)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Err(format!(
+                "cannot run cargo ({e}): the C12 compile check needs the Rust toolchain"
+            )));
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s);
+    let status = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break st;
+        }
+        if signals::interrupted() || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            if signals::interrupted() {
+                return Err(Interrupted);
+            }
+            return Ok(Err(format!(
+                "cargo {} did not finish within {timeout_s} s",
+                args.join(" ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    Ok(Ok((status.success(), read(&out_path), read(&err_path))))
+}
+
+/// C12, measured: build the probe that hands an `Rc`-holding future to
+/// `tokio::spawn` (does it compile?) and run the same future on a LocalSet
+/// (does it run and return 42?).
+fn c12(
+    ctx: &trial::Context,
+    m: &crate::profile::MicroSpec,
+    mut rec: TrialRecord,
+) -> Result<TrialRecord, Interrupted> {
+    let common = [
+        "--release",
+        "--locked",
+        "-p",
+        "rtc-micro",
+        "--features",
+        "c12-probe",
+        "--example",
+    ];
+    let build: Vec<&str> = ["build"]
+        .into_iter()
+        .chain(common)
+        .chain(["c12_spawn_rc"])
+        .collect();
+    let run: Vec<&str> = ["run", "-q"]
+        .into_iter()
+        .chain(common)
+        .chain(["c12_local_set"])
+        .collect();
+    rec.server.binary = "cargo".into();
+    rec.server.args = build.iter().map(|s| s.to_string()).collect();
+    let spawn = cargo(ctx, &build, m.timeout_s)?;
+    let local = cargo(ctx, &run, m.timeout_s)?;
+    match (spawn, local) {
+        (Ok((compiles, _, err)), Ok((ran, out, run_err))) => {
+            let error = err
+                .lines()
+                .find(|l| l.starts_with("error["))
+                .unwrap_or("")
+                .to_string();
+            // A build that fails for another reason (not E0277) proves nothing.
+            if !compiles && !error.contains("E0277") {
+                rec.status = Status::Failed;
+                rec.problems.push(format!(
+                    "the spawn probe failed to build for another reason: {}",
+                    err.lines().last().unwrap_or("")
+                ));
+            }
+            let runs = ran && out.trim() == "42";
+            rec.metrics.insert(
+                "c12.spawn.spawn_non_send_compiles".into(),
+                if compiles { 1.0 } else { 0.0 },
+            );
+            rec.metrics.insert(
+                "c12.local_set.local_set_runs_non_send".into(),
+                if runs { 1.0 } else { 0.0 },
+            );
+            rec.micro_document = Some(serde_json::json!({
+                "schema_version": 1,
+                "bench": "c12",
+                "spawn_rc": {"source": "rust/micro/c12/spawn_rc.rs", "compiles": compiles, "compiler_error": error},
+                "local_set": {"source": "rust/micro/c12/local_set.rs", "runs": runs, "output": out.trim(), "stderr_tail": run_err.lines().last().unwrap_or("")},
+            }));
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            rec.status = Status::Failed;
+            rec.problems.push(e);
+        }
+    }
+    rec.load_end_ms = Some(0.0);
     finish(ctx, rec)
 }
 

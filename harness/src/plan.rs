@@ -71,12 +71,12 @@ impl PlannedMicro {
 
 /// Microbenchmark processes, languages alternating and rotated per repeat.
 pub fn order_micro(p: &Profile, only: &[String]) -> Vec<PlannedMicro> {
-    let langs = crate::profile::MICRO_LANGUAGES;
     let mut out = Vec::new();
     for (mi, m) in p.micro.iter().enumerate() {
         if !only.is_empty() && !only.contains(&m.id) {
             continue;
         }
+        let langs = m.languages();
         for r in 0..m.repeats.unwrap_or(p.defaults.repeats) {
             for i in 0..langs.len() {
                 out.push(PlannedMicro {

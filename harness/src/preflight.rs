@@ -108,8 +108,8 @@ pub fn needed_binaries(variants: &Variants, p: Option<&Profile>) -> Vec<String> 
     };
     names.push("loadgen".into());
     if let Some(p) = p {
-        for m in &p.micro {
-            names.extend(crate::profile::MICRO_LANGUAGES.iter().map(|l| m.binary(l)));
+        for m in p.micro.iter().filter(|m| m.bench != "c12") {
+            names.extend(m.languages().iter().map(|l| m.binary(l)));
         }
     }
     names.sort();

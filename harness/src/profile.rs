@@ -276,6 +276,9 @@ pub struct MicroSpec {
     /// Seconds one process is expected to take (for the ETA).
     #[serde(default = "d_micro_expected")]
     pub expected_s: f64,
+    /// Languages to run (default both). The `c12` compile check is Rust-only.
+    #[serde(default)]
+    pub languages: Option<Vec<String>>,
     /// Another build of the Rust program under bin/ (e.g. the tokio_unstable
     /// one that can disable the LIFO slot); default `rust-micro`.
     #[serde(default)]
@@ -283,6 +286,12 @@ pub struct MicroSpec {
 }
 
 impl MicroSpec {
+    pub fn languages(&self) -> Vec<String> {
+        self.languages
+            .clone()
+            .unwrap_or_else(|| MICRO_LANGUAGES.iter().map(|l| l.to_string()).collect())
+    }
+
     /// The binary under bin/ for a language ("go" or "rust").
     pub fn binary(&self, language: &str) -> String {
         match (language, &self.rust_binary) {
@@ -302,6 +311,9 @@ fn d_micro_expected() -> f64 {
     2.0
 }
 
+/// The programs' subcommands, plus `c12`: the harness compiles the C12
+/// probes in rust/micro/c12 with cargo (does `tokio::spawn` take a !Send
+/// future? does a LocalSet run it?).
 pub const MICRO_BENCHES: &[&str] = &[
     "spawn",
     "pingpong",
@@ -309,6 +321,7 @@ pub const MICRO_BENCHES: &[&str] = &[
     "blocking-burst",
     "starve",
     "lifo-wake",
+    "c12",
 ];
 pub const MICRO_LANGUAGES: &[&str] = &["go", "rust"];
 
@@ -506,6 +519,18 @@ fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
         if !KNOWN_CLAIMS.contains(&c.as_str()) {
             return Err(format!("key 'claims': unknown claim {c:?}"));
         }
+    }
+    if let Some(langs) = &m.languages
+        && (langs.is_empty() || langs.iter().any(|l| !MICRO_LANGUAGES.contains(&l.as_str())))
+    {
+        return Err(format!(
+            "key 'languages': must be a non-empty subset of {MICRO_LANGUAGES:?}"
+        ));
+    }
+    if m.bench == "c12" && m.languages() != ["rust"] {
+        return Err(
+            "key 'languages': the c12 compile check is Rust-only: languages = [\"rust\"]".into(),
+        );
     }
     if m.repeats == Some(0) || m.inner_repeats == 0 {
         return Err("keys 'repeats'/'inner_repeats': must be at least 1".into());

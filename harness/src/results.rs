@@ -26,12 +26,15 @@ impl RunDir {
     pub fn create(results: &Path, stamp: &str, profile: &str) -> Result<RunDir> {
         let root = results.join(format!("{stamp}-{profile}"));
         for sub in ["trials", "hlog", "hgrm"] {
-            std::fs::create_dir_all(root.join(sub)).with_context(|| format!("cannot create {}", root.join(sub).display()))?;
+            std::fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("cannot create {}", root.join(sub).display()))?;
         }
         Ok(RunDir { root })
     }
     pub fn open(root: &Path) -> RunDir {
-        RunDir { root: root.to_path_buf() }
+        RunDir {
+            root: root.to_path_buf(),
+        }
     }
     pub fn meta(&self) -> PathBuf {
         self.root.join("meta.json")
@@ -43,10 +46,14 @@ impl RunDir {
         self.root.join("trials").join(format!("{trial_id}.json"))
     }
     pub fn hlog(&self, trial_id: &str, client: &str) -> PathBuf {
-        self.root.join("hlog").join(format!("{trial_id}--{client}.hlog"))
+        self.root
+            .join("hlog")
+            .join(format!("{trial_id}--{client}.hlog"))
     }
     pub fn hgrm(&self, trial_id: &str, client: &str) -> PathBuf {
-        self.root.join("hgrm").join(format!("{trial_id}--{client}.hgrm"))
+        self.root
+            .join("hgrm")
+            .join(format!("{trial_id}--{client}.hgrm"))
     }
     /// Scratch space for files a child writes before they are checked.
     pub fn scratch(&self) -> PathBuf {
@@ -54,14 +61,21 @@ impl RunDir {
     }
     /// Path relative to the run directory, for references inside JSON.
     pub fn rel(&self, p: &Path) -> String {
-        p.strip_prefix(&self.root).unwrap_or(p).display().to_string()
+        p.strip_prefix(&self.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
     }
 }
 
 /// Writes `bytes` to `path` whole: a temp file in the same folder, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
     let res = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -70,8 +84,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);
-        let hint = if e.raw_os_error() == Some(libc::ENOSPC) { " (the disk is full)" } else { "" };
-        return Err(anyhow::anyhow!("cannot write {}: {e}{hint}", path.display()));
+        let hint = if e.raw_os_error() == Some(libc::ENOSPC) {
+            " (the disk is full)"
+        } else {
+            ""
+        };
+        return Err(anyhow::anyhow!(
+            "cannot write {}: {e}{hint}",
+            path.display()
+        ));
     }
     Ok(())
 }
@@ -84,7 +105,8 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Moves a file a child wrote into place (same filesystem: a rename).
 pub fn adopt(from: &Path, to: &Path) -> Result<()> {
-    std::fs::rename(from, to).with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
+    std::fs::rename(from, to)
+        .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
 
 /// Points `results/latest` at the run (a relative symlink, replaced atomically).
@@ -110,7 +132,10 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 fn civil(t: std::time::SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Howard Hinnant's days-to-civil algorithm.
@@ -123,7 +148,14 @@ fn civil(t: std::time::SystemTime) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    (y, m, d, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
 }
 
 #[cfg(test)]
@@ -136,7 +168,10 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_795_590_900); // 2026-11-25T07:15:00Z
         assert_eq!(utc_stamp(t), "20261125T071500Z");
         assert_eq!(rfc3339(t), "2026-11-25T07:15:00Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
@@ -146,9 +181,14 @@ mod tests {
         let run = RunDir::create(&dir, "20260101T000000Z", "t").unwrap();
         write_json(&run.meta(), &serde_json::json!({"a": 1})).unwrap();
         write_json(&run.meta(), &serde_json::json!({"a": 2})).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(run.meta()).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.meta()).unwrap()).unwrap();
         assert_eq!(v["a"], 2);
-        let leftovers: Vec<_> = std::fs::read_dir(&run.root).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(&run.root)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
         assert!(leftovers.is_empty());
         update_latest(&dir, &run.root).unwrap();
         update_latest(&dir, &run.root).unwrap();

@@ -247,12 +247,14 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         let scenario_idx = trials[i].scenario;
         while i < trials.len() && trials[i].scenario == scenario_idx {
             let ctx = trial::Context {
+                root: &opts.root,
                 bin_dir: &opts.bin_dir,
                 run: &run,
                 profile: &p,
                 variants: &variants,
                 server_cpus: &pf.server_cpus,
                 client_cpus: &pf.client_cpus,
+                all_cpus: &pf.cpus_allowed,
                 data_file: &data_file,
                 rounds_per_ms,
                 capacities: &capacities,
@@ -299,12 +301,14 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         }
         current = Some(m.micro);
         let ctx = trial::Context {
+            root: &opts.root,
             bin_dir: &opts.bin_dir,
             run: &run,
             profile: &p,
             variants: &variants,
             server_cpus: &pf.server_cpus,
             client_cpus: &pf.client_cpus,
+            all_cpus: &pf.cpus_allowed,
             data_file: &data_file,
             rounds_per_ms,
             capacities: &capacities,

@@ -33,7 +33,9 @@ pub fn sleep(d: std::time::Duration) -> bool {
         if interrupted() {
             return false;
         }
-        std::thread::sleep((end - std::time::Instant::now()).min(std::time::Duration::from_millis(20)));
+        std::thread::sleep(
+            (end - std::time::Instant::now()).min(std::time::Duration::from_millis(20)),
+        );
     }
     !interrupted()
 }

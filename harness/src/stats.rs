@@ -36,7 +36,11 @@ pub fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// P(X <= k) for X ~ Binomial(n, 1/2).
@@ -68,7 +72,14 @@ pub fn estimate(values: &[f64], level: f64) -> Option<Estimate> {
         k += 1;
     }
     let conf = if n == 1 { 0.0 } else { coverage(k) };
-    Some(Estimate { n, median: median(&v), lo: v[k - 1], hi: v[n - k], confidence: conf, values: values.to_vec() })
+    Some(Estimate {
+        n,
+        median: median(&v),
+        lo: v[k - 1],
+        hi: v[n - k],
+        confidence: conf,
+        values: values.to_vec(),
+    })
 }
 
 /// SplitMix64: a small, seeded generator so bootstrap intervals are reproducible.
@@ -126,7 +137,14 @@ pub fn ratio(a: &[f64], b: &[f64], level: f64) -> Option<Ratio> {
     }
     boots.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
-    let (lo, hi) = if boots.is_empty() { (r, r) } else { (percentile_sorted(&boots, tail), percentile_sorted(&boots, 1.0 - tail)) };
+    let (lo, hi) = if boots.is_empty() {
+        (r, r)
+    } else {
+        (
+            percentile_sorted(&boots, tail),
+            percentile_sorted(&boots, 1.0 - tail),
+        )
+    };
     Some(Ratio {
         ratio: r,
         lo: lo.min(r),
@@ -150,7 +168,11 @@ fn u_distribution(n1: usize, n2: usize) -> Vec<f64> {
                 d[0] = 1.0;
             } else {
                 for (u, slot) in d.iter_mut().enumerate() {
-                    let a = if u >= j { table[i - 1][j].get(u - j).copied().unwrap_or(0.0) } else { 0.0 };
+                    let a = if u >= j {
+                        table[i - 1][j].get(u - j).copied().unwrap_or(0.0)
+                    } else {
+                        0.0
+                    };
                     let b = table[i][j - 1].get(u).copied().unwrap_or(0.0);
                     *slot = a + b;
                 }
@@ -181,7 +203,11 @@ pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
         return 1.0;
     }
     // Ranks over the pooled sample, ties get their average rank.
-    let mut pooled: Vec<(f64, usize)> = a.iter().map(|&x| (x, 0)).chain(b.iter().map(|&x| (x, 1))).collect();
+    let mut pooled: Vec<(f64, usize)> = a
+        .iter()
+        .map(|&x| (x, 0))
+        .chain(b.iter().map(|&x| (x, 1)))
+        .collect();
     pooled.sort_by(|x, y| x.0.total_cmp(&y.0));
     let n = pooled.len();
     let mut ranks = vec![0.0; n];
@@ -200,7 +226,12 @@ pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
         tie_term += t * t * t - t;
         i = j + 1;
     }
-    let r1: f64 = pooled.iter().zip(&ranks).filter(|(p, _)| p.1 == 0).map(|(_, r)| r).sum();
+    let r1: f64 = pooled
+        .iter()
+        .zip(&ranks)
+        .filter(|(p, _)| p.1 == 0)
+        .map(|(_, r)| r)
+        .sum();
     let u1 = r1 - (n1 * (n1 + 1)) as f64 / 2.0;
     let u = u1.min((n1 * n2) as f64 - u1);
     if tie_term == 0.0 && n1 <= 20 && n2 <= 20 {
@@ -226,14 +257,17 @@ pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
 pub fn normal_cdf(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * x.abs());
-    let y = t * (-x * x - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let y = t
+        * (-x * x - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     let erfc = if x >= 0.0 { y } else { 2.0 - y };
     1.0 - erfc / 2.0
 }
@@ -283,7 +317,11 @@ mod tests {
         assert!(close(min_exact_p(3, 3), 0.1, 1e-12));
         assert!(close(min_exact_p(5, 5), 2.0 / 252.0, 1e-12));
         // 4 vs 4 separated: 2/70.
-        assert!(close(mann_whitney_p(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0]), 2.0 / 70.0, 1e-12));
+        assert!(close(
+            mann_whitney_p(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0]),
+            2.0 / 70.0,
+            1e-12
+        ));
         // Interleaved samples: no evidence.
         assert!(mann_whitney_p(&[1.0, 4.0, 5.0], &[2.0, 3.0, 6.0]) > 0.5);
         // U = 1 for 3 vs 3: P(U <= 1) = 2/20, two-sided 0.2.

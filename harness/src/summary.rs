@@ -99,18 +99,13 @@ pub fn units(p: &Profile) -> Vec<Unit> {
                 .then(|| format!("{}.achieved_rps", s.clients[0].name)),
         })
         .collect();
-    out.extend(p.micro.iter().map(|m| {
-        Unit {
-            id: m.id.clone(),
-            title: m.title.clone(),
-            claims: m.claims.clone(),
-            workload: "micro".into(),
-            variants: crate::profile::MICRO_LANGUAGES
-                .iter()
-                .map(|l| l.to_string())
-                .collect(),
-            capacity_metric: None,
-        }
+    out.extend(p.micro.iter().map(|m| Unit {
+        id: m.id.clone(),
+        title: m.title.clone(),
+        claims: m.claims.clone(),
+        workload: "micro".into(),
+        variants: m.languages(),
+        capacity_metric: None,
     }));
     out
 }

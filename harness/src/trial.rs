@@ -21,12 +21,16 @@ pub const SAMPLE_PERIOD: Duration = Duration::from_millis(100);
 
 /// Everything a trial needs that does not change between trials.
 pub struct Context<'a> {
+    /// Repository root (the c12 compile check builds from its sources).
+    pub root: &'a Path,
     pub bin_dir: &'a Path,
     pub run: &'a RunDir,
     pub profile: &'a Profile,
     pub variants: &'a Variants,
     pub server_cpus: &'a [usize],
     pub client_cpus: &'a [usize],
+    /// Every CPU the harness may use: microbenchmarks run alone, on all of them.
+    pub all_cpus: &'a [usize],
     pub data_file: &'a Path,
     pub rounds_per_ms: f64,
     /// scenario id -> variant -> median closed-loop throughput (req/s).

@@ -7,13 +7,22 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn bin_dir() -> PathBuf {
-    let dir = std::env::var_os("RTC_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("bin"));
+    let dir = std::env::var_os("RTC_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("bin"));
     for b in ["harness", "loadgen", "go-server", "rust-server"] {
-        assert!(dir.join(b).exists(), "{} is missing: run `make build` first (or set RTC_BIN_DIR)", dir.join(b).display());
+        assert!(
+            dir.join(b).exists(),
+            "{} is missing: run `make build` first (or set RTC_BIN_DIR)",
+            dir.join(b).display()
+        );
     }
     dir
 }
@@ -42,7 +51,8 @@ fn harness(dir: &Path, profile: &Path, out: &Path) -> Command {
 }
 
 fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
 }
 
 /// Pids of live processes whose environment carries the harness's run marker.
@@ -50,9 +60,15 @@ fn marked_processes(marker: &Path) -> Vec<i32> {
     let needle = format!("RTC_HARNESS_RUN={}", marker.display());
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
-        let zombie = std::fs::read_to_string(e.path().join("stat")).map(|s| s.contains(") Z ")).unwrap_or(false);
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(e.path().join("stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(false);
         if !zombie && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
             out.push(pid);
         }
@@ -105,24 +121,43 @@ fn smoke_run_writes_a_complete_results_directory() {
     let res = harness(&dir, &profile, &out).output().unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(0), "harness failed: {stderr}");
-    assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), out.display().to_string());
+    assert_eq!(
+        String::from_utf8_lossy(&res.stdout).trim(),
+        out.display().to_string()
+    );
 
     let meta = json(&out.join("meta.json"));
     assert_eq!(meta["schema_version"], 1);
     assert_eq!(meta["profile"], "smoke");
     assert_eq!(meta["planned_trials"], 6);
-    assert!(meta["ended_at"].is_string() && meta["cpu_model"].is_string() || meta["cpu_model"].is_null());
+    assert!(
+        meta["ended_at"].is_string() && meta["cpu_model"].is_string()
+            || meta["cpu_model"].is_null()
+    );
     assert!(meta["sha_rounds_per_ms"].as_f64().unwrap() > 0.0);
     assert!(out.join("profile.toml").exists());
 
-    let trials: Vec<PathBuf> = std::fs::read_dir(out.join("trials")).unwrap().flatten().map(|e| e.path()).collect();
+    let trials: Vec<PathBuf> = std::fs::read_dir(out.join("trials"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(trials.len(), 6, "{trials:?}");
     for t in &trials {
         let v = json(t);
         assert_eq!(v["schema_version"], 1);
-        assert!(["ok", "invalid"].contains(&v["status"].as_str().unwrap()), "{}: {:?}", t.display(), v["problems"]);
+        assert!(
+            ["ok", "invalid"].contains(&v["status"].as_str().unwrap()),
+            "{}: {:?}",
+            t.display(),
+            v["problems"]
+        );
         let cfg = &v["server"]["config"];
-        assert!(cfg["server"] == "go" || cfg["server"] == "rust", "config line missing in {}", t.display());
+        assert!(
+            cfg["server"] == "go" || cfg["server"] == "rust",
+            "config line missing in {}",
+            t.display()
+        );
         assert_eq!(cfg["workers"], v["server"]["workers"]);
         assert!(v["server"]["cpus_allowed_list"].is_string());
         assert_eq!(v["server"]["alive_after_load"], true);
@@ -132,15 +167,26 @@ fn smoke_run_writes_a_complete_results_directory() {
         assert!(client["document"]["requests"].as_f64().unwrap() > 0.0);
         let hlog = out.join(client["hlog"].as_str().unwrap());
         assert!(std::fs::metadata(&hlog).unwrap().len() > 0);
-        assert!(v["metrics"]["main.latency_us.corrected.p99"].as_f64().unwrap() > 0.0);
+        assert!(
+            v["metrics"]["main.latency_us.corrected.p99"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
         assert!(v["metrics"]["server.cpu_us_per_request"].as_f64().is_some());
     }
     // The server and the load generator ran on disjoint CPUs.
     let t0 = json(&trials[0]);
-    let (s, c) = (t0["server"]["cpus_allowed_list"].as_str().unwrap(), t0["clients"][0]["cpus_allowed_list"].as_str().unwrap());
+    let (s, c) = (
+        t0["server"]["cpus_allowed_list"].as_str().unwrap(),
+        t0["clients"][0]["cpus_allowed_list"].as_str().unwrap(),
+    );
     let cpus = |x: &str| rtc_common::affinity::parse_cpu_list(x).unwrap();
     if rtc_common::affinity::allowed_cpus().unwrap().len() >= 2 {
-        assert!(cpus(s).iter().all(|x| !cpus(c).contains(x)), "server {s} and client {c} overlap");
+        assert!(
+            cpus(s).iter().all(|x| !cpus(c).contains(x)),
+            "server {s} and client {c} overlap"
+        );
     }
 
     let summary = json(&out.join("summary.json"));
@@ -153,15 +199,31 @@ fn smoke_run_writes_a_complete_results_directory() {
         if e.is_null() {
             continue; // both repeats invalid: reported in counts instead
         }
-        let (lo, med, hi) = (e["lo"].as_f64().unwrap(), e["median"].as_f64().unwrap(), e["hi"].as_f64().unwrap());
+        let (lo, med, hi) = (
+            e["lo"].as_f64().unwrap(),
+            e["median"].as_f64().unwrap(),
+            e["hi"].as_f64().unwrap(),
+        );
         assert!(lo <= med && med <= hi && lo > 0.0, "{e}");
         assert!(cap["capacity_rps"][v].as_f64().unwrap() > 0.0);
     }
     // The open-loop scenario ran at a rate derived from the lower capacity.
-    let mix_trial = trials.iter().map(|t| json(t)).find(|v| v["scenario"] == "mix").unwrap();
-    let offered = mix_trial["clients"][0]["document"]["offered_rps"].as_f64().unwrap();
-    let lowest = ["go", "rust"].iter().filter_map(|v| cap["capacity_rps"][v].as_f64()).fold(f64::INFINITY, f64::min);
-    assert!((offered - (0.01 * lowest).round().max(1.0)).abs() <= 1.0, "offered {offered}, lowest capacity {lowest}");
+    let mix_trial = trials
+        .iter()
+        .map(|t| json(t))
+        .find(|v| v["scenario"] == "mix")
+        .unwrap();
+    let offered = mix_trial["clients"][0]["document"]["offered_rps"]
+        .as_f64()
+        .unwrap();
+    let lowest = ["go", "rust"]
+        .iter()
+        .filter_map(|v| cap["capacity_rps"][v].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        (offered - (0.01 * lowest).round().max(1.0)).abs() <= 1.0,
+        "offered {offered}, lowest capacity {lowest}"
+    );
     assert!(marked_processes(&out).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -202,7 +264,10 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string()
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -211,12 +276,17 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     let profile = dir.join("long.toml");
     std::fs::write(&profile, LONG.replace("repeats = 3", "repeats = 1")).unwrap();
     let out = dir.join("run");
-    let child = harness(&dir, &profile, &out).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = harness(&dir, &profile, &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // The first trial's server is rust-server; kill it once the load is on.
     let server = wait_for(Duration::from_secs(20), || {
         let pids = marked_processes(&out);
         let loadgen_up = pids.iter().any(|p| comm(*p) == "loadgen");
-        pids.into_iter().find(|p| comm(*p) == "rust-server" && loadgen_up)
+        pids.into_iter()
+            .find(|p| comm(*p) == "rust-server" && loadgen_up)
     })
     .expect("rust-server with load never appeared");
     std::thread::sleep(Duration::from_millis(800));
@@ -229,7 +299,10 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     let failed = json(&out.join("trials/steady--rust--r1.json"));
     assert_eq!(failed["status"], "failed");
     let problems = failed["problems"].to_string();
-    assert!(problems.contains("server exited during the trial"), "{problems}");
+    assert!(
+        problems.contains("server exited during the trial"),
+        "{problems}"
+    );
     assert!(problems.contains("signal 9"), "{problems}");
     // The other variant still ran (valid or not: a busy machine may make its
     // load generator fall behind, which it reports as invalid).
@@ -248,13 +321,22 @@ fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
     let profile = dir.join("long.toml");
     std::fs::write(&profile, LONG).unwrap();
     let out = dir.join("run");
-    let mut child = harness(&dir, &profile, &out).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = harness(&dir, &profile, &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Interrupt during the second trial, with a server and a load generator running.
-    wait_for(Duration::from_secs(30), || out.join("trials/steady--rust--r1.json").exists().then_some(()))
-        .expect("first trial never finished");
+    wait_for(Duration::from_secs(30), || {
+        out.join("trials/steady--rust--r1.json")
+            .exists()
+            .then_some(())
+    })
+    .expect("first trial never finished");
     let running = wait_for(Duration::from_secs(10), || {
         let p = marked_processes(&out);
-        (p.iter().any(|x| comm(*x) == "go-server") && p.iter().any(|x| comm(*x) == "loadgen")).then_some(p)
+        (p.iter().any(|x| comm(*x) == "go-server") && p.iter().any(|x| comm(*x) == "loadgen"))
+            .then_some(p)
     })
     .expect("second trial never started its children");
     assert!(running.len() >= 2);
@@ -263,13 +345,24 @@ fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
     let start = Instant::now();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(start.elapsed() < Duration::from_secs(10), "harness took {:?} to stop", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "harness took {:?} to stop",
+        start.elapsed()
+    );
     let left = marked_processes(&out);
-    assert!(left.is_empty(), "children left behind: {:?}", left.iter().map(|p| (p, comm(*p))).collect::<Vec<_>>());
+    assert!(
+        left.is_empty(),
+        "children left behind: {:?}",
+        left.iter().map(|p| (p, comm(*p))).collect::<Vec<_>>()
+    );
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["interrupted"], true);
     assert_eq!(summary["complete"], false);
-    assert_eq!(summary["trials"]["ok"].as_u64().unwrap() + summary["trials"]["invalid"].as_u64().unwrap(), 1);
+    assert_eq!(
+        summary["trials"]["ok"].as_u64().unwrap() + summary["trials"]["invalid"].as_u64().unwrap(),
+        1
+    );
     assert!(json(&out.join("meta.json"))["interrupted"] == true);
     // Every file is whole JSON; no temp files are left.
     for e in walk(&out) {
@@ -286,7 +379,11 @@ fn walk(d: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(d).unwrap().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
@@ -295,15 +392,30 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 fn bad_profiles_and_flags_are_one_line_errors() {
     let dir = scratch("bad");
     let profile = dir.join("bad.toml");
-    std::fs::write(&profile, SMOKE.replace("size_bytes = 64", "size_bytes = 64\ncolour = \"red\"")).unwrap();
+    std::fs::write(
+        &profile,
+        SMOKE.replace("size_bytes = 64", "size_bytes = 64\ncolour = \"red\""),
+    )
+    .unwrap();
     let res = harness(&dir, &profile, &dir.join("run")).output().unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("bad.toml") && stderr.contains("scenario 'cap'") && stderr.contains("colour"), "{stderr}");
-    assert!(!dir.join("run").exists(), "nothing may start before the profile is valid");
+    assert!(
+        stderr.contains("bad.toml")
+            && stderr.contains("scenario 'cap'")
+            && stderr.contains("colour"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.join("run").exists(),
+        "nothing may start before the profile is valid"
+    );
 
-    let res = Command::new(bin_dir().join("harness")).args(["run", "--bogus"]).output().unwrap();
+    let res = Command::new(bin_dir().join("harness"))
+        .args(["run", "--bogus"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(2));
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");

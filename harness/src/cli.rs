@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about = "Runs fair Go-vs-tokio experiments and reports a verdict for each claim")]
+#[command(
+    name = "harness",
+    version,
+    about = "Runs fair Go-vs-tokio experiments and reports a verdict for each claim"
+)]
 pub struct Cli {
     /// Repository root (default: found from the binary's location or the current directory).
     #[arg(long, global = true)]
@@ -42,6 +46,8 @@ pub enum Cmd {
         #[arg(long, default_value = "quick")]
         profile: String,
     },
+    /// Compare two runs: the same metrics side by side, ratios and significance (benchstat-style).
+    Diff { a: PathBuf, b: PathBuf },
     /// Preflight only: binaries, versions, CPUs, limits, data file, disk.
     Check {
         #[arg(long, default_value = "quick")]
@@ -63,21 +69,31 @@ pub fn paths(cli: &Cli) -> Result<Paths> {
     let root = match &cli.root {
         Some(r) => r.clone(),
         None => {
-            let from_exe = std::env::current_exe().ok().and_then(|e| e.parent()?.parent().map(Path::to_path_buf));
+            let from_exe = std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent()?.parent().map(Path::to_path_buf));
             let cwd = std::env::current_dir()?;
             match from_exe.filter(|p| is_root(p)) {
                 Some(p) => p,
                 None if is_root(&cwd) => cwd,
-                None => bail!("cannot find the repository root (no harness/variants.toml here): pass --root"),
+                None => bail!(
+                    "cannot find the repository root (no harness/variants.toml here): pass --root"
+                ),
             }
         }
     };
     if !is_root(&root) {
-        bail!("{}: not the repository root (no harness/variants.toml)", root.display());
+        bail!(
+            "{}: not the repository root (no harness/variants.toml)",
+            root.display()
+        );
     }
     Ok(Paths {
         bin_dir: cli.bin_dir.clone().unwrap_or_else(|| root.join("bin")),
-        results_dir: cli.results_dir.clone().unwrap_or_else(|| root.join("results")),
+        results_dir: cli
+            .results_dir
+            .clone()
+            .unwrap_or_else(|| root.join("results")),
         root,
     })
 }
@@ -87,7 +103,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let paths = paths(&cli)?;
     match cli.command {
         Cmd::Run { profile, only, out } => {
-            let opts = runner::RunOptions { root: paths.root, bin_dir: paths.bin_dir, results_dir: paths.results_dir, profile, only, out };
+            let opts = runner::RunOptions {
+                root: paths.root,
+                bin_dir: paths.bin_dir,
+                results_dir: paths.results_dir,
+                profile,
+                only,
+                out,
+            };
             let (end, _) = runner::run(&opts)?;
             Ok(match end {
                 runner::RunEnd::Interrupted => 130,
@@ -99,6 +122,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             crate::report::run(&paths.root, &dir)?;
             Ok(0)
         }
+        Cmd::Diff { a, b } => {
+            print!("{}", crate::diff::run(&a, &b)?);
+            Ok(0)
+        }
         Cmd::List { profile } => {
             print!("{}", runner::list(&paths.root, &profile)?);
             Ok(0)
@@ -106,11 +133,23 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Check { profile } => {
             let (p, variants) = profile::load(&paths.root, &profile)?;
             let pf = preflight::run(&paths.bin_dir, &paths.results_dir, &variants, Some(&p));
-            println!("cpus allowed {:?}: server {:?}, load generator {:?}", pf.cpus_allowed, pf.server_cpus, pf.client_cpus);
+            println!(
+                "cpus allowed {:?}: server {:?}, load generator {:?}",
+                pf.cpus_allowed, pf.server_cpus, pf.client_cpus
+            );
             println!("go: {}", pf.go_version.as_deref().unwrap_or("unavailable"));
-            println!("rustc: {}", pf.rustc_version.as_deref().unwrap_or("unavailable"));
-            println!("open files: soft {} hard {} (needed {})", pf.nofile_soft, pf.nofile_hard, pf.nofile_needed);
-            println!("sha-256 chain: {:.0} rounds/ms on the server CPU", preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus));
+            println!(
+                "rustc: {}",
+                pf.rustc_version.as_deref().unwrap_or("unavailable")
+            );
+            println!(
+                "open files: soft {} hard {} (needed {})",
+                pf.nofile_soft, pf.nofile_hard, pf.nofile_needed
+            );
+            println!(
+                "sha-256 chain: {:.0} rounds/ms on the server CPU",
+                preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus)
+            );
             if let Some(d) = &pf.data_file {
                 println!("data file: {}", d.display());
             }

@@ -5,9 +5,11 @@
 //! `stats`/`summary` (medians, intervals, ratios) → `report`.
 
 pub mod cli;
+pub mod diff;
 pub mod metrics;
 pub mod micro;
 pub mod plan;
+pub mod plots;
 pub mod preflight;
 pub mod profile;
 pub mod report;
@@ -18,3 +20,4 @@ pub mod signals;
 pub mod stats;
 pub mod summary;
 pub mod trial;
+pub mod verdict;

@@ -23,7 +23,6 @@ const SKIP_KEYS: &[&str] = &[
     "first_mismatches",
     "tool",
     "cpus",
-    "spec",
     "seed",
     "step",
     "window_start_unix_ms",
@@ -50,6 +49,18 @@ pub fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, f64>) {
                         for (i, s) in steps.iter().enumerate() {
                             flatten(&join(prefix, &format!("step{}", i + 1)), s, out);
                         }
+                    }
+                    continue;
+                }
+                if k == "spec" {
+                    // A class's requested wait (sleep/block), so a timer's
+                    // overshoot can be computed: `<...>.io_arg_us`.
+                    let io = v.get("io").and_then(Value::as_str).unwrap_or("");
+                    if let (true, Some(arg)) = (
+                        io == "sleep" || io == "block",
+                        v.get("io_arg").and_then(Value::as_f64),
+                    ) {
+                        out.insert(join(prefix, "io_arg_us"), arg);
                     }
                     continue;
                 }
@@ -271,7 +282,8 @@ mod tests {
         let doc = json!({
             "schema_version": 1, "achieved_rps": 100.0, "valid": true,
             "latency_us": {"corrected": {"p99": 12.5}},
-            "classes": {"light": {"latency_us": {"corrected": {"p99": 3.0}}}},
+            "classes": {"light": {"latency_us": {"corrected": {"p99": 3.0}}},
+                        "nap": {"spec": {"io": "sleep", "io_arg": 1000, "weight": 1.0}}},
             "histograms": {"corrected": "HISTFAAA"},
             "steps": [{"achieved_rps": 10.0}, {"achieved_rps": 20.0}]
         });
@@ -281,8 +293,10 @@ mod tests {
         assert_eq!(m["main.latency_us.corrected.p99"], 12.5);
         assert_eq!(m["main.classes.light.latency_us.corrected.p99"], 3.0);
         assert_eq!(m["main.step2.achieved_rps"], 20.0);
+        assert_eq!(m["main.classes.nap.io_arg_us"], 1000.0);
+        assert!(!m.contains_key("main.classes.nap.spec.weight"));
         assert!(!m.contains_key("main.schema_version"));
-        assert_eq!(m.len(), 5);
+        assert_eq!(m.len(), 6);
     }
 
     #[test]

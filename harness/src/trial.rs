@@ -83,6 +83,9 @@ pub struct ClientRecord {
     pub document: Option<serde_json::Value>,
     pub hlog: Option<String>,
     pub hgrm: Option<String>,
+    /// Per-class and per-step distributions (`hgrm/<trial>--<client>.<part>.hgrm`).
+    #[serde(default)]
+    pub hgrm_parts: Vec<String>,
     pub stderr_tail: Vec<String>,
     pub samples: Vec<ProcSample>,
 }
@@ -407,6 +410,7 @@ fn with_server(
                     document: None,
                     hlog: None,
                     hgrm: None,
+                    hgrm_parts: Vec::new(),
                     stderr_tail: Vec::new(),
                     samples: Vec::new(),
                 };
@@ -531,6 +535,23 @@ fn with_server(
         ] {
             if from.exists() && results::adopt(from, &to).is_ok() {
                 *slot = Some(ctx.run.rel(&to));
+            }
+        }
+        // The load generator also writes one distribution per class and per
+        // rate step next to the merged one (`X.CLASS.hgrm`, `X.stepN.hgrm`).
+        let prefix = format!("{}--{}.", rec.trial_id, crec.name);
+        if let Ok(dir) = std::fs::read_dir(&scratch) {
+            let mut parts: Vec<String> = dir
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix) && n.ends_with(".hgrm"))
+                .collect();
+            parts.sort();
+            for name in parts {
+                let to = ctx.run.root.join("hgrm").join(&name);
+                if results::adopt(&scratch.join(&name), &to).is_ok() {
+                    crec.hgrm_parts.push(ctx.run.rel(&to));
+                }
             }
         }
         match crec.exit_code {

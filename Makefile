@@ -52,10 +52,20 @@ fmt:
 	gofmt -w go
 	$(CARGO) fmt --all
 
-# Build, run the quick profile, write the report, print the verdicts.
+# Build, run the quick profile, write the report, print the verdicts. The
+# report is written for whatever the run finished, also when some trials
+# failed or it was interrupted; then make exits with the run's status (or
+# the report's, if only that failed). `harness run` prints its results
+# directory on stdout (progress goes to stderr).
 compare: build
-	$(BIN)/harness run --profile $(PROFILE)
-	$(BIN)/harness report results/latest
+	@status=0; dir=$$($(BIN)/harness run --profile $(PROFILE)) || status=$$?; \
+	if [ -n "$$dir" ] && [ -f "$$dir/summary.json" ]; then \
+	  $(BIN)/harness report "$$dir" || { rs=$$?; [ $$status -ne 0 ] || status=$$rs; }; \
+	else \
+	  echo "make compare: the run wrote no results (exit $$status), so there is no report" >&2; \
+	  [ $$status -ne 0 ] || status=1; \
+	fi; \
+	exit $$status
 
 report:
 	$(BIN)/harness report results/latest

@@ -234,6 +234,8 @@ def build():
          small(16384, 11))
     echo("echo_100000_bytes", "100,000 bytes, spanning many read buffers",
          small(100_000, 17))
+    echo("echo_1048576_bytes", "1 MiB (1,048,576 bytes) echoed, the largest payload",
+         small(MAX_PAYLOAD_BYTES, 23))
     echo("echo_several_sends", "several messages in one stream come back in order",
          [hexseg(b"hello "), repeat(0x61, 5000), hexseg(b" world\n"), data(99, 3000),
           hexseg(b"\x00\xff\x00")])

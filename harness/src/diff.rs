@@ -90,7 +90,7 @@ pub fn compare(a: &ScenarioSummary, b: &ScenarioSummary, level: f64) -> Vec<Row>
 pub fn render(a_dir: &Path, b_dir: &Path, a: &Summary, b: &Summary) -> String {
     let level = a.confidence_level;
     let mut out = format!(
-        "A: {} (profile {}, {})\nB: {} (profile {}, {})\nB/A = ratio of medians with its {:.0} % bootstrap interval; p = Mann-Whitney U; \"~\" = no significant difference (p > {:.2} or the interval includes 1).\n",
+        "A: {} (profile {}, {})\nB: {} (profile {}, {})\nB/A = ratio of medians with its percentile-bootstrap interval (nominal {:.0} %; with 3 repeats per side it is the span of the extreme ratios, real coverage only known to be at least 56 %); p = Mann-Whitney U; \"~\" = no significant difference (p > {:.2} or the interval includes 1).\n",
         a_dir.display(),
         a.profile,
         a.generated_at,

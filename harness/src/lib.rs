@@ -16,6 +16,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod sampler;
+pub mod schema_check;
 pub mod signals;
 pub mod stats;
 pub mod summary;

@@ -151,6 +151,14 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    // Ctrl-C reaches the whole foreground process group: a process that
+    // ended meanwhile may have ended of it, so this is not a finished trial.
+    if signals::interrupted() {
+        drop(sampler);
+        let _ = std::fs::remove_file(&errf);
+        let _ = std::fs::remove_file(&json);
+        return Err(Interrupted);
+    }
     rec.load_end_ms = Some(origin.elapsed().as_secs_f64() * 1e3);
     rec.server_samples = sampler.stop();
     rec.server.stderr_tail = std::fs::read_to_string(&errf)
@@ -210,6 +218,63 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
     finish(ctx, rec)
 }
 
+/// The program the C12 compile check runs: `$CARGO` (set when cargo runs
+/// the harness) or `cargo` on the PATH.
+pub fn cargo_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// How a bounded child ended.
+#[derive(Debug)]
+pub enum Bounded {
+    Exited(std::process::ExitStatus),
+    TimedOut,
+    Interrupted,
+}
+
+/// Runs `cmd` as the leader of a process group of its own, with
+/// PR_SET_PDEATHSIG (like every server and load generator), for at most
+/// `timeout`. On the timeout or an interrupt the whole group is SIGKILLed
+/// before the leader is reaped (so its id cannot have been reused): cargo
+/// and every rustc it started end together. The group also keeps a
+/// terminal's Ctrl-C from reaching them: the harness ends them itself.
+/// (If the harness is killed outright, PDEATHSIG ends cargo; a rustc already
+/// running finishes its one crate and exits.)
+pub fn run_bounded(mut cmd: std::process::Command, timeout: Duration) -> std::io::Result<Bounded> {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(Bounded::Exited(st));
+        }
+        let interrupted = signals::interrupted();
+        if interrupted || Instant::now() > deadline {
+            // SAFETY: the group is led by our child, not yet reaped.
+            unsafe {
+                libc::killpg(child.id() as libc::pid_t, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            return Ok(if interrupted {
+                Bounded::Interrupted
+            } else {
+                Bounded::TimedOut
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Runs `cargo ARGS` in the repository, bounded and interruptible: (success, stdout, stderr).
 fn cargo(
     ctx: &trial::Context,
@@ -225,40 +290,31 @@ fn cargo(
         Ok(f) => f,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let spawned = std::process::Command::new(&program)
-        .args(args)
+    let mut cmd = std::process::Command::new(cargo_program());
+    cmd.args(args)
         .current_dir(ctx.root)
+        .env(trial::RUN_MARKER_ENV, &ctx.run.root)
         .stdin(std::process::Stdio::null())
         .stdout(out)
-        .stderr(err)
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
+        .stderr(err);
+    let status = match run_bounded(cmd, Duration::from_secs_f64(timeout_s)) {
+        Ok(Bounded::Exited(st)) => st,
+        Ok(Bounded::Interrupted) => return Err(Interrupted),
+        Ok(Bounded::TimedOut) => {
+            return Ok(Err(format!(
+                "cargo {} did not finish within {timeout_s} s",
+                args.join(" ")
+            )));
+        }
         Err(e) => {
             return Ok(Err(format!(
                 "cannot run cargo ({e}): the C12 compile check needs the Rust toolchain"
             )));
         }
     };
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s);
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        if signals::interrupted() || Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            if signals::interrupted() {
-                return Err(Interrupted);
-            }
-            return Ok(Err(format!(
-                "cargo {} did not finish within {timeout_s} s",
-                args.join(" ")
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    if signals::interrupted() {
+        return Err(Interrupted);
+    }
     let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
     Ok(Ok((status.success(), read(&out_path), read(&err_path))))
 }
@@ -322,7 +378,7 @@ fn c12(
                 "schema_version": 1,
                 "bench": "c12",
                 "spawn_rc": {"source": "rust/micro/c12/spawn_rc.rs", "compiles": compiles, "compiler_error": error},
-                "local_set": {"source": "rust/micro/c12/local_set.rs", "runs": runs, "output": out.trim(), "stderr_tail": run_err.lines().last().unwrap_or("")},
+                "local_set": {"source": "rust/micro/c12/local_set.rs", "compiles": ran || !run_err.contains("could not compile"), "runs": runs, "output": out.trim(), "stderr_tail": run_err.lines().last().unwrap_or("")},
             }));
         }
         (Err(e), _) | (_, Err(e)) => {
@@ -340,9 +396,9 @@ fn finish(ctx: &trial::Context, mut rec: TrialRecord) -> Result<TrialRecord, Int
         rec.status = Status::Failed;
         rec.problems.push(e.to_string());
     }
-    if !signals::sleep(Duration::from_secs_f64(ctx.profile.defaults.pause_s)) {
-        return Err(Interrupted);
-    }
+    // The trial is on disk: an interrupt from here on only cuts the pause
+    // (the caller sees it in `signals::interrupted()`).
+    signals::sleep(Duration::from_secs_f64(ctx.profile.defaults.pause_s));
     Ok(rec)
 }
 
@@ -350,6 +406,55 @@ fn finish(ctx: &trial::Context, mut rec: TrialRecord) -> Result<TrialRecord, Int
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn gone_or_zombie(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(s) => s
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z')),
+        }
+    }
+
+    #[test]
+    fn a_timed_out_child_takes_its_whole_process_group_along() {
+        let dir = std::env::temp_dir().join(format!("rtc-micro-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("grandchild.pid");
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("sleep 30 & echo $! > {}; wait", pidfile.display()));
+        let t0 = Instant::now();
+        let r = run_bounded(cmd, Duration::from_millis(400)).unwrap();
+        assert!(matches!(r, Bounded::TimedOut), "{r:?}");
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(3);
+        while !gone_or_zombie(pid) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone_or_zombie(pid), "grandchild {pid} outlived the timeout");
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let mut ok = std::process::Command::new("sh");
+        ok.args(["-c", "exit 3"]);
+        match run_bounded(ok, Duration::from_secs(10)).unwrap() {
+            Bounded::Exited(st) => assert_eq!(st.code(), Some(3)),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            run_bounded(
+                std::process::Command::new("/no/such/program"),
+                Duration::from_secs(1)
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn metrics_are_medians_per_case_and_variant() {

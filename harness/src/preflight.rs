@@ -14,6 +14,9 @@ pub struct Preflight {
     pub warnings: Vec<String>,
     pub go_version: Option<String>,
     pub rustc_version: Option<String>,
+    /// Checked when the profile has the C12 compile check.
+    #[serde(default)]
+    pub cargo_version: Option<String>,
     pub cpus_allowed: Vec<usize>,
     pub server_cpus: Vec<usize>,
     pub client_cpus: Vec<usize>,
@@ -212,17 +215,55 @@ pub fn run(
     if let Some(p) = profile {
         let bytes = p.defaults.data_file_bytes;
         let path = results_dir.join(".data").join(format!("data-{bytes}.bin"));
-        let ok = rtc_common::datafile::is_valid(&path, bytes)
-            || std::fs::create_dir_all(path.parent().unwrap()).is_ok()
-                && rtc_common::datafile::create(&path, bytes).is_ok();
-        if ok {
-            pf.data_file = Some(path);
-        } else {
-            pf.errors
-                .push(format!("cannot create the data file {}", path.display()));
+        match ensure_data_file(&path, bytes) {
+            Ok(()) => pf.data_file = Some(path),
+            Err(e) => pf.errors.push(e),
+        }
+    }
+
+    // The C12 compile check builds its probes with cargo during the run.
+    if profile.is_some_and(|p| p.micro.iter().any(|m| m.bench == "c12")) {
+        let cargo = crate::micro::cargo_program();
+        match command_line(Path::new(&cargo), &["--version"], Duration::from_secs(30)) {
+            Ok(v) => pf.cargo_version = Some(v),
+            Err(e) => pf.errors.push(format!(
+                "`cargo --version` failed ({e}): the profile's C12 compile check needs cargo"
+            )),
         }
     }
     pf
+}
+
+/// The data file the file-read scenarios read, made if missing or wrong;
+/// the error names the path and the cause (a full disk, no permission...).
+pub fn ensure_data_file(path: &Path, bytes: u64) -> Result<(), String> {
+    if rtc_common::datafile::is_valid(path, bytes) {
+        return Ok(());
+    }
+    let why = |e: std::io::Error| {
+        let hint = match e.raw_os_error() {
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => " (the disk is full)",
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+                " (no permission to write there)"
+            }
+            _ => "",
+        };
+        format!(
+            "cannot create the data file {} ({bytes} bytes): {e}{hint}",
+            path.display()
+        )
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(why)?;
+    }
+    rtc_common::datafile::create(path, bytes).map_err(why)?;
+    if !rtc_common::datafile::is_valid(path, bytes) {
+        return Err(format!(
+            "the data file {} was written but does not read back as {bytes} bytes of the pattern",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// SHA-256 chain rounds per millisecond on the server's CPUs: the profile
@@ -278,6 +319,29 @@ mod tests {
                 .unwrap_err()
                 .contains("did not answer")
         );
+    }
+
+    #[test]
+    fn a_data_file_that_cannot_be_made_names_path_and_cause() {
+        let dir = std::env::temp_dir().join(format!("rtc-preflight-data-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A file where the folder should be.
+        let blocker = dir.join("blocker");
+        std::fs::write(&blocker, b"x").unwrap();
+        let path = blocker.join("data-1000.bin");
+        let e = ensure_data_file(&path, 1000).unwrap_err();
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(
+            e.contains("ile exists") || e.contains("ot a directory"),
+            "{e}"
+        );
+        // A good one is made, then found valid.
+        let good = dir.join("d/data-1000.bin");
+        ensure_data_file(&good, 1000).unwrap();
+        ensure_data_file(&good, 1000).unwrap();
+        assert_eq!(std::fs::metadata(&good).unwrap().len(), 1000);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

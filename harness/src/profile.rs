@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 /// the project's extra findings).
 pub const KNOWN_CLAIMS: &[&str] = &[
     "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13",
+    // Findings beyond the notes (claims.md invites them): F1 the LIFO-slot wake delay.
+    "F1",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,67 @@ fn one_line(s: &str) -> String {
         .filter(|l| !snippet(l))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+// ---------------------------------------------------------------- bounds
+
+/// The longest time any key may ask for (a day): far beyond any real
+/// scenario, and small enough that `Duration::from_secs_f64` never panics
+/// and no deadline becomes infinite or NaN.
+pub const MAX_SECONDS: f64 = 86_400.0;
+/// Repeats (trials or processes per variant).
+pub const MAX_REPEATS: usize = 1_000;
+/// Worker threads / GOMAXPROCS.
+pub const MAX_WORKERS: usize = 4_096;
+/// Requests in flight, per connection or per load generator.
+pub const MAX_IN_FLIGHT: usize = 1_000_000;
+/// Server buffer and echo request sizes (64 MiB).
+pub const MAX_SIZE_BYTES: usize = 64 << 20;
+/// Offered rate, requests per second.
+pub const MAX_RATE: f64 = 1e9;
+/// The data file: the protocol's file offsets are 32-bit.
+pub const MAX_DATA_FILE_BYTES: u64 = u32::MAX as u64;
+
+/// A number of seconds: finite, within `0..=MAX_SECONDS`, and above 0 when
+/// `positive`.
+fn check_seconds(key: &str, x: f64, positive: bool) -> Result<(), String> {
+    let ok = x.is_finite() && x <= MAX_SECONDS && if positive { x > 0.0 } else { x >= 0.0 };
+    if ok {
+        return Ok(());
+    }
+    Err(format!(
+        "key '{key}': {x} is not a {} number of seconds (at most {MAX_SECONDS})",
+        if positive { "positive" } else { "non-negative" }
+    ))
+}
+
+/// A count: `1..=max`.
+fn check_count(key: &str, n: usize, max: usize) -> Result<(), String> {
+    if (1..=max).contains(&n) {
+        Ok(())
+    } else {
+        Err(format!("key '{key}': {n} must be between 1 and {max}"))
+    }
+}
+
+/// Names that become parts of file names (`trials/<scenario>--<variant>--r1.json`,
+/// `hlog/<trial>--<client>.hlog`, `results/<stamp>-<profile>/`): letters,
+/// digits, '-', '_' and, where `dot` is allowed, '.' — never first, so no
+/// name is hidden, `.` or `..`. Names that also appear in metric names
+/// (`<client>.<metric>`) or trial ids take no '.'.
+pub fn check_name(name: &str, dot: bool) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (dot && c == '.');
+    if name.is_empty() || name.starts_with('.') || !name.chars().all(ok_char) {
+        return Err(format!(
+            "{name:?} must be letters, digits, '-'{} or '_'{}",
+            if dot { ", '.'" } else { "" },
+            if dot { ", not starting with '.'" } else { "" }
+        ));
+    }
+    if name.len() > 100 {
+        return Err(format!("{name:?} is longer than 100 characters"));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- variants
@@ -89,6 +152,18 @@ pub fn parse_variants(file: &Path, text: &str) -> Result<Variants, ProfileError>
         let mut v: Variant = value
             .try_into()
             .map_err(|e: toml::de::Error| err(file, format!("variant '{name}'"), e.to_string()))?;
+        let label = format!("variant '{name}'");
+        check_name(&name, false).map_err(|m| err(file, &label, format!("name: {m}")))?;
+        check_name(&v.server, true).map_err(|m| {
+            err(
+                file,
+                &label,
+                format!("key 'server': {m} (a binary under bin/)"),
+            )
+        })?;
+        if let Some(w) = v.workers {
+            check_count("workers", w, MAX_WORKERS).map_err(|m| err(file, &label, m))?;
+        }
         v.name = name.clone();
         out.insert(name, v);
     }
@@ -373,9 +448,8 @@ pub fn parse_profile(
             .map_err(|e: toml::de::Error| err(file, "[defaults]", e.to_string()))?,
         None => Defaults::default(),
     };
-    if defaults.repeats == 0 {
-        return Err(err(file, "[defaults]", "key 'repeats': must be at least 1"));
-    }
+    check_name(&raw.name, true).map_err(|m| err(file, "profile", format!("key 'name': {m}")))?;
+    validate_defaults(&defaults).map_err(|m| err(file, "[defaults]", m))?;
     let mut scenarios = Vec::new();
     for (i, value) in raw.scenarios.into_iter().enumerate() {
         let label = value
@@ -420,21 +494,26 @@ pub fn parse_profile(
     })
 }
 
+fn validate_defaults(d: &Defaults) -> Result<(), String> {
+    check_count("repeats", d.repeats, MAX_REPEATS)?;
+    check_seconds("warmup_s", d.warmup_s, false)?;
+    check_seconds("duration_s", d.duration_s, true)?;
+    check_seconds("pause_s", d.pause_s, false)?;
+    if !(1..=MAX_DATA_FILE_BYTES).contains(&d.data_file_bytes) {
+        return Err(format!(
+            "key 'data_file_bytes': {} must be between 1 and {MAX_DATA_FILE_BYTES} (the protocol's file offsets are 32-bit)",
+            d.data_file_bytes
+        ));
+    }
+    Ok(())
+}
+
 fn validate_scenario(
     s: &ScenarioSpec,
     earlier: &[ScenarioSpec],
     variants: &Variants,
 ) -> Result<(), String> {
-    let ok_id = !s.id.is_empty()
-        && s.id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok_id {
-        return Err(format!(
-            "key 'id': {:?} must be letters, digits, '-' or '_'",
-            s.id
-        ));
-    }
+    check_name(&s.id, false).map_err(|m| format!("key 'id': {m}"))?;
     if earlier.iter().any(|e| e.id == s.id) {
         return Err(format!("key 'id': {:?} is used twice", s.id));
     }
@@ -468,34 +547,27 @@ fn validate_scenario(
     {
         return Err("key 'variants': a variant is listed twice".into());
     }
-    for (key, v) in [
-        ("repeats", s.repeats),
-        ("workers", s.workers),
-        ("buf_size", s.buf_size),
+    for (key, v, max) in [
+        ("repeats", s.repeats, MAX_REPEATS),
+        ("workers", s.workers, MAX_WORKERS),
+        ("buf_size", s.buf_size, MAX_SIZE_BYTES),
     ] {
-        if v == Some(0) {
-            return Err(format!("key '{key}': must be at least 1"));
+        if let Some(n) = v {
+            check_count(key, n, max)?;
         }
     }
-    for (key, v) in [("warmup_s", s.warmup_s), ("duration_s", s.duration_s)] {
-        if let Some(x) = v
-            && !(x.is_finite() && x >= 0.0)
-        {
-            return Err(format!(
-                "key '{key}': must be a non-negative number of seconds"
-            ));
-        }
+    if let Some(x) = s.warmup_s {
+        check_seconds("warmup_s", x, false)?;
     }
-    if s.duration_s == Some(0.0) {
-        return Err("key 'duration_s': must be above 0".into());
+    if let Some(x) = s.duration_s {
+        check_seconds("duration_s", x, true)?;
     }
-    if !(s.observe_after_s.is_finite() && s.observe_after_s >= 0.0) {
-        return Err("key 'observe_after_s': must be a non-negative number of seconds".into());
-    }
+    check_seconds("observe_after_s", s.observe_after_s, false)?;
     if s.clients.is_empty() {
         return Err("key 'client': at least one [[scenario.client]] is needed".into());
     }
     for (i, c) in s.clients.iter().enumerate() {
+        check_name(&c.name, false).map_err(|m| format!("client '{}': key 'name': {m}", c.name))?;
         if s.clients[..i].iter().any(|o| o.name == c.name) {
             return Err(format!("client '{}': key 'name': used twice", c.name));
         }
@@ -505,6 +577,7 @@ fn validate_scenario(
 }
 
 fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
+    check_name(&m.id, false).map_err(|e| format!("key 'id': {e}"))?;
     if id_taken {
         return Err(format!("key 'id': {:?} is used twice", m.id));
     }
@@ -532,14 +605,17 @@ fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
             "key 'languages': the c12 compile check is Rust-only: languages = [\"rust\"]".into(),
         );
     }
-    if m.repeats == Some(0) || m.inner_repeats == 0 {
-        return Err("keys 'repeats'/'inner_repeats': must be at least 1".into());
+    if let Some(n) = m.repeats {
+        check_count("repeats", n, MAX_REPEATS)?;
     }
+    check_count("inner_repeats", m.inner_repeats, MAX_REPEATS)?;
     if m.args.iter().any(|a| a == "--json" || a == "--repeats") {
         return Err("key 'args': --json and --repeats are set by the harness".into());
     }
-    if !(m.timeout_s.is_finite() && m.timeout_s > 0.0) {
-        return Err("key 'timeout_s': must be a positive number of seconds".into());
+    check_seconds("timeout_s", m.timeout_s, true)?;
+    check_seconds("expected_s", m.expected_s, false)?;
+    if let Some(b) = &m.rust_binary {
+        check_name(b, true).map_err(|e| format!("key 'rust_binary': {e}"))?;
     }
     Ok(())
 }
@@ -551,6 +627,21 @@ fn validate_client(
 ) -> Result<(), String> {
     if c.conns == 0 {
         return Err("key 'conns': must be at least 1".into());
+    }
+    if let Some(x) = c.warmup_s {
+        check_seconds("warmup_s", x, false)?;
+    }
+    if let Some(x) = c.duration_s {
+        check_seconds("duration_s", x, true)?;
+    }
+    if let Some(x) = c.timeout_s {
+        check_seconds("timeout_s", x, true)?;
+    }
+    if let Some(n) = c.max_in_flight {
+        check_count("max_in_flight", n, MAX_IN_FLIGHT)?;
+    }
+    if let Some(n) = c.depth {
+        check_count("depth", n, MAX_IN_FLIGHT)?;
     }
     let rate_keys = [
         c.rate.is_some(),
@@ -564,9 +655,6 @@ fn validate_client(
                 return Err(
                     "keys 'rate'/'rate_steps'/'rate_fractions' belong to model = \"open\"".into(),
                 );
-            }
-            if c.depth == Some(0) {
-                return Err("key 'depth': must be at least 1".into());
             }
         }
         LoadModel::Open => {
@@ -584,14 +672,24 @@ fn validate_client(
                 .into_iter()
                 .chain(c.rate_steps.clone().unwrap_or_default())
                 .collect();
-            if rates.iter().any(|r| !(r.is_finite() && *r > 0.0))
+            if rates
+                .iter()
+                .any(|r| !(r.is_finite() && *r > 0.0 && *r <= MAX_RATE))
                 || c.rate_steps.as_ref().is_some_and(|v| v.is_empty())
             {
-                return Err("key 'rate'/'rate_steps': rates must be positive numbers".into());
+                return Err(format!(
+                    "key 'rate'/'rate_steps': rates must be positive numbers up to {MAX_RATE}"
+                ));
             }
             if let Some(fr) = &c.rate_fractions {
-                if fr.is_empty() || fr.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
-                    return Err("key 'rate_fractions': fractions must be positive numbers".into());
+                if fr.is_empty()
+                    || fr
+                        .iter()
+                        .any(|f| !(f.is_finite() && *f > 0.0 && *f <= 100.0))
+                {
+                    return Err(
+                        "key 'rate_fractions': fractions must be positive numbers up to 100".into(),
+                    );
                 }
                 let Some(cap) = &c.of_capacity else {
                     return Err("key 'rate_fractions' needs 'of_capacity' naming an earlier closed-loop scenario".into());
@@ -621,8 +719,10 @@ fn validate_client(
             if c.mix.is_some() {
                 return Err("key 'mix' belongs to workload = \"work\"".into());
             }
-            if c.size_bytes.is_none_or(|n| n == 0) {
-                return Err("key 'size_bytes': echo needs a size of at least 1".into());
+            if c.size_bytes.is_none_or(|n| n == 0 || n > MAX_SIZE_BYTES) {
+                return Err(format!(
+                    "key 'size_bytes': echo needs a size between 1 and {MAX_SIZE_BYTES}"
+                ));
             }
         }
         Workload::Work => {
@@ -806,6 +906,164 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("'mix' belongs"), "{e}");
+    }
+
+    fn parse_err(text: &str) -> String {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("p.toml: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        e
+    }
+
+    #[test]
+    fn numbers_are_bounded_before_anything_runs() {
+        // [defaults]: every key, NaN, negative, huge.
+        for (line, key) in [
+            ("pause_s = nan", "pause_s"),
+            ("pause_s = -1.0", "pause_s"),
+            ("pause_s = 1e300", "pause_s"),
+            ("warmup_s = inf", "warmup_s"),
+            ("duration_s = 0.0", "duration_s"),
+            ("data_file_bytes = 0", "data_file_bytes"),
+            ("data_file_bytes = 1099511627776", "data_file_bytes"),
+            ("repeats = 0", "repeats"),
+        ] {
+            let e = parse_err(&GOOD.replace("repeats = 2", line));
+            assert!(
+                e.contains("[defaults]") && e.contains(&format!("key '{key}'")),
+                "{line}: {e}"
+            );
+        }
+        // Scenario keys.
+        for (line, key) in [
+            ("observe_after_s = nan", "observe_after_s"),
+            ("observe_after_s = 1e20", "observe_after_s"),
+            ("warmup_s = -0.5", "warmup_s"),
+            ("duration_s = 1e30", "duration_s"),
+            ("workers = 0", "workers"),
+        ] {
+            let text = GOOD.replacen(
+                "workload = \"echo\"",
+                &format!("workload = \"echo\"\n{line}"),
+                1,
+            );
+            let e = parse_err(&text);
+            assert!(
+                e.contains("scenario 'cap'") && e.contains(&format!("key '{key}'")),
+                "{line}: {e}"
+            );
+        }
+        // Per-client overrides.
+        for (line, key) in [
+            ("timeout_s = 0.0", "timeout_s"),
+            ("timeout_s = nan", "timeout_s"),
+            ("warmup_s = -1.0", "warmup_s"),
+            ("duration_s = inf", "duration_s"),
+            ("max_in_flight = 0", "max_in_flight"),
+        ] {
+            let text = GOOD.replacen("conns = 10", &format!("conns = 10\n{line}"), 1);
+            let e = parse_err(&text);
+            assert!(
+                e.contains("scenario 'cap'")
+                    && e.contains("client 'main'")
+                    && e.contains(&format!("key '{key}'")),
+                "{line}: {e}"
+            );
+        }
+        // Within bounds parses.
+        parse(&GOOD.replace("repeats = 2", "repeats = 2\npause_s = 0.0\nwarmup_s = 0.0")).unwrap();
+    }
+
+    #[test]
+    fn micro_and_variant_numbers_are_checked() {
+        let micro = |extra: &str| {
+            format!(
+                "{GOOD}\n[[micro]]\nid = \"m\"\ntitle = \"t\"\nclaims = [\"C2\"]\nbench = \"spawn\"\n{extra}\n"
+            )
+        };
+        parse(&micro("timeout_s = 30.0")).unwrap();
+        for bad in ["timeout_s = 0.0", "timeout_s = nan", "timeout_s = 1e300"] {
+            let e = parse_err(&micro(bad));
+            assert!(
+                e.contains("micro 'm'") && e.contains("key 'timeout_s'"),
+                "{e}"
+            );
+        }
+        let e = parse_variants(
+            Path::new("v.toml"),
+            "[go]\nlanguage = \"go\"\nserver = \"go-server\"\ndescription = \"g\"\nworkers = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("v.toml: variant 'go'") && e.contains("key 'workers'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_that_become_file_names_are_checked() {
+        for (from, to, what) in [
+            ("name = \"t\"", "name = \"../up\"", "profile"),
+            ("name = \"t\"", "name = \".hidden\"", "profile"),
+            ("name = \"t\"", "name = \"a b\"", "profile"),
+            ("id = \"cap\"", "id = \"../cap\"", "scenario"),
+            ("id = \"cap\"", "id = \"a/b\"", "scenario"),
+            ("conns = 10", "conns = 10\nname = \"x/y\"", "client"),
+            ("conns = 10", "conns = 10\nname = \"..\"", "client"),
+        ] {
+            let text = GOOD.replacen(from, to, 1);
+            let e = parse_err(&text);
+            assert!(
+                e.contains(what) && e.contains("must be letters"),
+                "{to}: {e}"
+            );
+        }
+        // A dotted profile name is fine; its file name stays visible.
+        assert_eq!(
+            parse(&GOOD.replacen("name = \"t\"", "name = \"t.v2\"", 1))
+                .unwrap()
+                .name,
+            "t.v2"
+        );
+        let micro = |id: &str| {
+            format!(
+                "{GOOD}\n[[micro]]\nid = \"{id}\"\ntitle = \"t\"\nclaims = [\"C2\"]\nbench = \"spawn\"\n"
+            )
+        };
+        parse(&micro("micro-spawn")).unwrap();
+        for id in ["../x", ".x", "a/b", ""] {
+            let e = parse_err(&micro(id));
+            assert!(
+                e.contains("key 'id'") && e.contains("must be letters"),
+                "{id}: {e}"
+            );
+        }
+        let e = parse_variants(
+            Path::new("v.toml"),
+            "[\"go/x\"]\nlanguage = \"go\"\nserver = \"go-server\"\ndescription = \"g\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("must be letters"), "{e}");
+        assert!(check_name("ok-name_1", false).is_ok());
+        assert!(check_name("a.b", false).is_err() && check_name("a.b", true).is_ok());
+    }
+
+    #[test]
+    fn the_full_profile_repeats_every_measurement_at_least_five_times() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let (p, _) = load(root, "full").unwrap();
+        for s in &p.scenarios {
+            assert!(s.repeats(&p.defaults) >= 5, "scenario {}", s.id);
+        }
+        for m in p.micro.iter().filter(|m| m.bench != "c12") {
+            assert!(
+                m.repeats.unwrap_or(p.defaults.repeats) >= 5,
+                "micro {}",
+                m.id
+            );
+        }
     }
 
     #[test]

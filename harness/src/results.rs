@@ -6,7 +6,7 @@
 //!   meta.json  profile.toml  summary.json
 //!   trials/<scenario>--<variant>--r<k>.json
 //!   hlog/<trial>--<client>.hlog   hgrm/<trial>--<client>.hgrm
-//! results/latest -> <UTC timestamp>-<profile>
+//! results/latest -> the newest run that was not interrupted
 //! ```
 
 use anyhow::{Context, Result};
@@ -22,9 +22,28 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates `<results>/<stamp>-<profile>/` and its subfolders.
+    /// Creates `<results>/<stamp>-<profile>/` and its subfolders; a run that
+    /// starts in the same second as another gets `<stamp>-<profile>-2/`,
+    /// `-3/`, ... (the name is claimed with one `mkdir`, so two runs never
+    /// share a directory).
     pub fn create(results: &Path, stamp: &str, profile: &str) -> Result<RunDir> {
-        let root = results.join(format!("{stamp}-{profile}"));
+        std::fs::create_dir_all(results)
+            .with_context(|| format!("cannot create {}", results.display()))?;
+        let mut n = 1;
+        let root = loop {
+            let name = match n {
+                1 => format!("{stamp}-{profile}"),
+                _ => format!("{stamp}-{profile}-{n}"),
+            };
+            let root = results.join(name);
+            match std::fs::create_dir(&root) {
+                Ok(()) => break root,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => {
+                    return Err(anyhow::anyhow!("cannot create {}: {e}", root.display()));
+                }
+            }
+        };
         for sub in ["trials", "hlog", "hgrm"] {
             std::fs::create_dir_all(root.join(sub))
                 .with_context(|| format!("cannot create {}", root.join(sub).display()))?;
@@ -194,6 +213,12 @@ mod tests {
         update_latest(&dir, &run.root).unwrap();
         assert!(dir.join("latest/meta.json").exists());
         assert!(write_atomic(&dir.join("no/such/dir/x"), b"x").is_err());
+        // Two runs started in the same second get two directories.
+        let again = RunDir::create(&dir, "20260101T000000Z", "t").unwrap();
+        let third = RunDir::create(&dir, "20260101T000000Z", "t").unwrap();
+        assert_eq!(again.root, dir.join("20260101T000000Z-t-2"));
+        assert_eq!(third.root, dir.join("20260101T000000Z-t-3"));
+        assert!(again.root.join("trials").is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -260,18 +260,25 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
                 capacities: &capacities,
                 probe: &probe,
             };
+            if signals::interrupted() {
+                interrupted = true;
+                break;
+            }
             let t0 = Instant::now();
             match trial::run(&ctx, &trials[i]) {
                 Ok(rec) => {
                     progress.finished(&rec, t0.elapsed().as_secs_f64());
                     records.push(rec);
                 }
-                Err(signals::Interrupted) => {
-                    interrupted = true;
-                    break;
-                }
+                Err(signals::Interrupted) => interrupted = true,
             }
             i += 1;
+            // A finished trial is kept even when the interrupt came during
+            // the pause after it; then nothing more starts.
+            if interrupted || signals::interrupted() {
+                interrupted = true;
+                break;
+            }
         }
         let s = summary::summarize(&p, &records, false, interrupted);
         if let Some(cap) = s
@@ -290,7 +297,8 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     // Microbenchmarks after the network scenarios, interleaved the same way.
     let mut current = None;
     for m in &micro {
-        if interrupted {
+        if interrupted || signals::interrupted() {
+            interrupted = true;
             break;
         }
         if current.is_some_and(|c| c != m.micro) {
@@ -322,6 +330,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             }
             Err(signals::Interrupted) => interrupted = true,
         }
+        interrupted |= signals::interrupted();
     }
     progress.finish();
     let _ = std::fs::remove_dir_all(run.scratch());
@@ -330,7 +339,9 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     meta.ended_at = Some(results::rfc3339(SystemTime::now()));
     meta.interrupted = interrupted;
     results::write_json(&run.meta(), &meta)?;
-    if opts.out.is_none() {
+    // `latest` names the newest run that ran to its end (failed trials
+    // included); an interrupted run leaves it where it was.
+    if opts.out.is_none() && !interrupted {
         results::update_latest(&opts.results_dir, &run.root)?;
     }
     let failed: Vec<&TrialRecord> = records

@@ -24,7 +24,17 @@ pub struct Ratio {
     pub ratio: f64,
     pub lo: f64,
     pub hi: f64,
+    /// The NOMINAL level of the percentile bootstrap (0.95), not its real
+    /// coverage: see `coverage_at_least` and `interval`.
     pub confidence: f64,
+    /// A guaranteed lower bound on the real coverage when one is known
+    /// (at most 3 values per side: the product of the two medians' min..max
+    /// coverages, 0.5625 for 3 and 3); None otherwise.
+    #[serde(default)]
+    pub coverage_at_least: Option<f64>,
+    /// How lo..hi was computed and what it can claim, in words.
+    #[serde(default)]
+    pub interval: String,
     /// Two-sided Mann-Whitney U p-value (exact for small samples).
     pub p_value: f64,
     /// False when the samples are too small for any p-value to reach 0.05.
@@ -145,14 +155,79 @@ pub fn ratio(a: &[f64], b: &[f64], level: f64) -> Option<Ratio> {
             percentile_sorted(&boots, 1.0 - tail),
         )
     };
+    let cov = bootstrap_coverage(a.len(), b.len(), level);
     Some(Ratio {
         ratio: r,
         lo: lo.min(r),
         hi: hi.max(r),
         confidence: level,
+        coverage_at_least: cov.at_least,
+        interval: format!(
+            "{} (2000 resamples, fixed seed)",
+            cov.describe(a.len(), b.len(), "ratio")
+        ),
         p_value: mann_whitney_p(&a, &b),
         test_can_reach_005: min_exact_p(a.len(), b.len()) <= 0.05,
     })
+}
+
+/// Coverage of the min..max interval of a median of `n` values (the
+/// order-statistic interval `estimate` uses when nothing narrower reaches
+/// its level): 1 − 2 / 2^n; 0 for one value.
+pub fn min_max_coverage(n: usize) -> f64 {
+    if n < 2 {
+        0.0
+    } else {
+        1.0 - 2.0 * binom_half_cdf(n, 0)
+    }
+}
+
+/// How a percentile-bootstrap interval of a ratio (or difference) of two
+/// medians was computed, and what it can honestly claim, for `na` and `nb`
+/// values per side.
+///
+/// With at most 3 values per side a resampled median is always one of the
+/// observed values and each extreme comes up in about 26 % of resamples,
+/// so the 2.5 % and 97.5 % percentiles are the extreme ratios:
+/// [min(a)/max(b), max(a)/min(b)]. That interval holds the ratio of the
+/// true medians whenever both medians lie within their samples' min..max,
+/// so its coverage is at least the product of those two coverages (56 %
+/// for 3 and 3); its exact coverage is not known and the nominal level is
+/// not reached. With more values the percentile bootstrap of a median is
+/// still known to undercover at small n.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BootstrapCoverage {
+    pub nominal: f64,
+    /// A guaranteed lower bound on the real coverage, when one is known.
+    pub at_least: Option<f64>,
+    /// True when the interval is the span of the extreme ratios.
+    pub extremes: bool,
+}
+
+pub fn bootstrap_coverage(na: usize, nb: usize, nominal: f64) -> BootstrapCoverage {
+    let small = na <= 3 && nb <= 3;
+    BootstrapCoverage {
+        nominal,
+        at_least: small.then(|| min_max_coverage(na) * min_max_coverage(nb)),
+        extremes: small,
+    }
+}
+
+impl BootstrapCoverage {
+    /// e.g. "percentile bootstrap, nominal 95 %; with 3 and 3 repeats it is
+    /// the span of the extreme ratios, real coverage ≥ 56 % (not known exactly)".
+    pub fn describe(&self, na: usize, nb: usize, what: &str) -> String {
+        let nominal = format!("{:.0} %", self.nominal * 100.0);
+        match self.at_least {
+            Some(c) => format!(
+                "percentile bootstrap, nominal {nominal}; with {na} and {nb} repeats it is the span of the extreme {what}s (min..max of one side against max..min of the other): real coverage at least {:.0} %, not known exactly",
+                c * 100.0
+            ),
+            None => format!(
+                "percentile bootstrap, nominal {nominal} ({na} and {nb} repeats; with few repeats its real coverage is lower than nominal)"
+            ),
+        }
+    }
 }
 
 /// Number of ways to reach each U value with n1, n2 and no ties:
@@ -360,6 +435,27 @@ mod tests {
         assert_eq!(ratio(&a, &b, 0.95).unwrap(), r);
         let r3 = ratio(&[2.0, 2.1, 2.2], &[1.0, 1.1, 1.2], 0.95).unwrap();
         assert!(!r3.test_can_reach_005);
+        // With 3 per side the "95 %" interval is the span of the extreme
+        // ratios, as bootstrap_coverage says.
+        assert!(
+            close(r3.lo, 2.0 / 1.2, 1e-12) && close(r3.hi, 2.2 / 1.0, 1e-12),
+            "{r3:?}"
+        );
+        let c = bootstrap_coverage(3, 3, 0.95);
+        assert!(c.extremes && close(c.at_least.unwrap(), 0.5625, 1e-12));
+        assert!(c.describe(3, 3, "ratio").contains("at least 56 %"));
+        assert_eq!(r3.coverage_at_least, Some(0.5625));
+        assert!(
+            r3.interval.contains("nominal 95 %") && r3.interval.contains("not known exactly"),
+            "{}",
+            r3.interval
+        );
+        assert_eq!(r.coverage_at_least, None, "5 vs 5: no bound known");
+        let c6 = bootstrap_coverage(6, 6, 0.95);
+        assert!(!c6.extremes && c6.at_least.is_none());
+        assert!(close(min_max_coverage(3), 0.75, 1e-12));
+        assert!(close(min_max_coverage(6), 0.968_75, 1e-12));
+        assert_eq!(min_max_coverage(1), 0.0);
         assert!(ratio(&[1.0], &[0.0], 0.95).is_none());
     }
 }

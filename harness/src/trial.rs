@@ -118,8 +118,11 @@ pub struct TrialRecord {
     pub micro_document: Option<serde_json::Value>,
 }
 
-/// Runs one trial and writes its JSON. Err only when interrupted (children
-/// already ended; nothing written for the unfinished trial).
+/// Runs one trial, writes its JSON, then pauses. Err only when interrupted
+/// before the trial finished (children already ended; nothing written for
+/// the unfinished trial). A finished trial is always returned — also when
+/// the interrupt arrives during the pause after it, which the caller sees in
+/// `signals::interrupted()`.
 pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interrupted> {
     let scenario = &ctx.profile.scenarios[planned.scenario];
     let variant = &ctx.variants[&planned.variant];
@@ -185,9 +188,8 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         rec.status = Status::Failed;
         rec.problems.push(e.to_string());
     }
-    if !signals::sleep(Duration::from_secs_f64(d.pause_s)) {
-        return Err(Interrupted);
-    }
+    // The trial is on disk: an interrupt from here on only cuts the pause.
+    signals::sleep(Duration::from_secs_f64(d.pause_s));
     Ok(rec)
 }
 
@@ -254,6 +256,17 @@ fn drive(
     let mut server = match spawn_listening(cmd, &opts) {
         Ok(s) => s,
         Err(e) => {
+            use rtc_common::child::ChildError;
+            // The child is gone with its stderr; the error carries the last lines.
+            if let ChildError::ExitedEarly { stderr, .. }
+            | ChildError::NoListeningLine { stderr, .. } = &e
+            {
+                rec.server.stderr_tail = stderr
+                    .split(" | ")
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
+            }
             fail(rec, format!("server did not start: {e}"));
             return Ok(());
         }
@@ -302,6 +315,12 @@ fn drive(
             "server exit after SIGTERM: {}",
             exit_text(rec.server.exit_code, rec.server.exit_signal)
         ));
+    }
+    // An interrupt that arrived while the load ran may have reached the
+    // children too (Ctrl-C signals the whole foreground process group), so
+    // what they measured is not a finished trial.
+    if result.is_ok() && signals::interrupted() {
+        return Err(Interrupted);
     }
     result
 }

@@ -178,8 +178,18 @@ pub struct Claim {
     /// Plot names (files under plots/) that show this claim's evidence.
     pub plots: Vec<String>,
     pub notes: Option<String>,
+    /// Facts of the run (not verdict inputs) the report shows with this
+    /// claim: see [`KNOWN_FACTS`].
+    pub facts: Vec<String>,
     pub checks: Vec<Check>,
 }
+
+/// What `facts = [...]` may name: `thread-limits` (Go's debug.SetMaxThreads
+/// and tokio's max_blocking_threads as each program recorded them),
+/// `compile-test` (the outcome of the C12 compile probes, with the
+/// compiler's error line), `parameters` (the microbenchmarks' arguments as
+/// run, e.g. the N of `spawn --n N`).
+pub const KNOWN_FACTS: &[&str] = &["thread-limits", "compile-test", "parameters"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
@@ -214,6 +224,8 @@ struct RawClaim {
     plots: Vec<String>,
     #[serde(default)]
     notes: Option<String>,
+    #[serde(default)]
+    facts: Vec<String>,
     #[serde(rename = "check", default)]
     checks: Vec<RawCheck>,
 }
@@ -522,6 +534,15 @@ pub fn parse(file: &Path, text: &str) -> Result<Claims, ClaimsError> {
         if c.checks.is_empty() {
             return Err(e(ctx, "at least one [[claim.check]]".into()));
         }
+        if let Some(f) = c.facts.iter().find(|f| !KNOWN_FACTS.contains(&f.as_str())) {
+            return Err(e(
+                ctx,
+                format!(
+                    "key 'facts': unknown fact {f:?} (known: {})",
+                    KNOWN_FACTS.join(", ")
+                ),
+            ));
+        }
         let mut checks: Vec<Check> = Vec::new();
         for rc in c.checks {
             let cctx = format!("claim '{}', check '{}'", c.id, rc.name);
@@ -544,6 +565,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Claims, ClaimsError> {
             experiment: c.experiment,
             plots: c.plots,
             notes: c.notes,
+            facts: c.facts,
             checks,
         });
     }
@@ -689,6 +711,9 @@ pub struct CheckResult {
     pub informational: bool,
     /// None of the check's scenarios are in the run.
     pub not_measured: bool,
+    /// The check's scenarios this run did not include, when it included
+    /// some (the verdict covers only the others, and its reason says so).
+    pub not_run: Vec<String>,
     /// Skipped (optional and not measured): shown, never counted.
     pub skipped: bool,
     pub verdict: Verdict,
@@ -705,6 +730,7 @@ pub struct ClaimResult {
     pub experiment: String,
     pub plots: Vec<String>,
     pub notes: Option<String>,
+    pub facts: Vec<String>,
     pub verdict: Verdict,
     pub reason: String,
     /// Nothing of this claim was measured in this run.
@@ -1281,6 +1307,8 @@ fn alive_condition(
         value: None,
         sides: Vec::new(),
     };
+    // A server that died is the measurement itself, whatever else the
+    // trial's status says.
     if let Some(t) = crashed.first() {
         let how = t
             .exit_signal
@@ -1296,21 +1324,33 @@ fn alive_condition(
             false,
         );
     }
-    if let Some(t) = trials.iter().find(|t| t.status == Status::Failed) {
+    // Any other invalid or failed trial: the run cannot say the server
+    // survived the load it was meant to get, as for every other rule.
+    let bad: Vec<&&TrialFacts> = trials.iter().filter(|t| t.status != Status::Ok).collect();
+    if let Some(t) = bad.first() {
+        let word = |st: Status| match st {
+            Status::Invalid => "invalid",
+            _ => "failed",
+        };
+        let what = if bad.iter().all(|x| x.status == t.status) {
+            word(t.status)
+        } else {
+            "invalid or failed"
+        };
+        let problem = t
+            .problems
+            .first()
+            .map(|p| format!(": {}", short_problem(p)))
+            .unwrap_or_default();
         return mk(
             Verdict::Inconclusive,
             format!(
-                "trial {} failed for another reason: {}",
+                "{}/{variant}: {} of {n} trials {what}, e.g. {} ({}{problem})",
+                s.id,
+                bad.len(),
                 t.trial_id,
-                t.problems.first().cloned().unwrap_or_default()
+                word(t.status)
             ),
-            true,
-        );
-    }
-    if let Some(t) = trials.iter().find(|t| t.server_alive.is_none()) {
-        return mk(
-            Verdict::Inconclusive,
-            format!("trial {}: server state after the load unknown", t.trial_id),
             true,
         );
     }
@@ -1458,7 +1498,10 @@ pub fn rule_text(check: &Check, confidence_level: f64) -> String {
             alternatives(&d.refuted, u)
         )
     };
-    let boot = format!("{:.0} % bootstrap interval", confidence_level * 100.0);
+    let boot = format!(
+        "percentile-bootstrap interval (nominal {:.0} %; its real coverage with few repeats is stated with each value)",
+        confidence_level * 100.0
+    );
     match &check.rule {
         Rule::Ratio {
             metric,
@@ -1477,7 +1520,7 @@ pub fn rule_text(check: &Check, confidence_level: f64) -> String {
                 units::unit_of(metric)
             };
             format!(
-                "{what} of the medians of `{metric}`, {} {} {}, in {}: the {boot} {}",
+                "{what} of the medians of `{metric}`, {} {} {}, in {}: the {boot}: {}",
                 numerator.join("|"),
                 op(*mode),
                 denominator.join("|"),
@@ -1506,7 +1549,7 @@ pub fn rule_text(check: &Check, confidence_level: f64) -> String {
                 (None, None) => String::new(),
             };
             format!(
-                "{} of the median of `{metric}` ({}, in {}) {} {against}: the {boot} {}",
+                "{} of the median of `{metric}` ({}, in {}) {} {against}: the {boot}: {}",
                 if *mode == Mode::Ratio {
                     "ratio"
                 } else {
@@ -1527,7 +1570,7 @@ pub fn rule_text(check: &Check, confidence_level: f64) -> String {
             variants,
             decide,
         } => format!(
-            "the interval of the median of `{metric}` over repeats ({}, in {}): {}",
+            "the order-statistic interval of the median of `{metric}` over repeats (its real coverage — 75 % with 3 repeats — is stated with each value; {}, in {}): {}",
             if variants.is_empty() {
                 "every variant".to_string()
             } else {
@@ -1541,7 +1584,7 @@ pub fn rule_text(check: &Check, confidence_level: f64) -> String {
             if_alive,
             if_crashed,
         } => format!(
-            "{if_alive} if every trial of {} ({}) ran to the end with the server alive and every request answered; {if_crashed} if the server died in any trial; inconclusive if a trial failed otherwise or requests failed",
+            "{if_alive} if every trial of {} ({}) ran to the end with the server alive and every request answered; {if_crashed} if the server died in any trial; inconclusive if any other trial was invalid or failed, or requests failed",
             check.scenarios.join(", "),
             if variants.is_empty() {
                 "every variant".to_string()
@@ -1563,6 +1606,16 @@ pub fn evaluate_check(ctx_claims: &Claims, ev: &Evidence, check: &Check) -> Chec
     } else {
         Vec::new()
     };
+    let not_run: Vec<String> = if measured {
+        check
+            .scenarios
+            .iter()
+            .filter(|s| ctx.scenario(s).is_none())
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (verdict, reason) = if !measured {
         (
             Verdict::Inconclusive,
@@ -1572,14 +1625,28 @@ pub fn evaluate_check(ctx_claims: &Claims, ev: &Evidence, check: &Check) -> Chec
             ),
         )
     } else {
-        combine(conditions.iter().map(|c| {
+        let (v, r) = combine(conditions.iter().map(|c| {
             (
                 c.label.as_str(),
                 c.verdict,
                 c.reason.as_str(),
                 c.data_problem,
             )
-        }))
+        }));
+        if not_run.is_empty() {
+            (v, r)
+        } else {
+            // Scenarios the profile did not run are not silently dropped.
+            (
+                v,
+                format!(
+                    "{r} — {v} in the {} of {} scenarios measured; not run in this profile: {}",
+                    check.scenarios.len() - not_run.len(),
+                    check.scenarios.len(),
+                    not_run.join(", ")
+                ),
+            )
+        }
     };
     CheckResult {
         name: check.name.clone(),
@@ -1588,6 +1655,7 @@ pub fn evaluate_check(ctx_claims: &Claims, ev: &Evidence, check: &Check) -> Chec
         why: check.why.clone(),
         informational: check.informational,
         not_measured: !measured,
+        not_run,
         skipped: !measured && !check.required,
         verdict,
         reason,
@@ -1659,6 +1727,7 @@ pub fn evaluate(claims: &Claims, ev: &Evidence) -> Vec<ClaimResult> {
                 experiment: c.experiment.clone(),
                 plots: c.plots.clone(),
                 notes: c.notes.clone(),
+                facts: c.facts.clone(),
                 verdict,
                 reason,
                 not_measured,
@@ -2145,12 +2214,23 @@ mod tests {
         assert!(crash.reason.contains("signal 11"), "{}", crash.reason);
         let other = eval(vec![fact(1, Status::Failed, None, 0.0)]);
         assert_eq!(other.verdict, Verdict::Inconclusive);
-        let errs = eval(vec![fact(1, Status::Invalid, Some(true), 12.0)]);
+        let errs = eval(vec![fact(1, Status::Ok, Some(true), 12.0)]);
         assert_eq!(errs.verdict, Verdict::Inconclusive);
         assert!(
             errs.reason.contains("12 requests failed"),
             "{}",
             errs.reason
+        );
+        // An invalid trial with a live server is not evidence of survival.
+        let invalid = eval(vec![
+            fact(1, Status::Ok, Some(true), 0.0),
+            fact(2, Status::Invalid, Some(true), 0.0),
+        ]);
+        assert_eq!(invalid.verdict, Verdict::Inconclusive, "{}", invalid.reason);
+        assert!(
+            invalid.reason.contains("1 of 2 trials invalid"),
+            "{}",
+            invalid.reason
         );
     }
 
@@ -2239,17 +2319,34 @@ mod tests {
             t.contains("rust / go")
                 && t.contains("below 0.9×")
                 && t.contains("within [0.9×, 1.1×]")
-                && t.contains("95 % bootstrap"),
+                && t.contains("percentile-bootstrap interval (nominal 95 %"),
             "{t}"
         );
     }
 
+    fn shipped_profiles() -> Vec<crate::profile::Profile> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        ["quick", "full"]
+            .iter()
+            .map(|name| {
+                crate::profile::load(root, name)
+                    .unwrap_or_else(|e| panic!("profile {name}: {e}"))
+                    .0
+            })
+            .collect()
+    }
+
+    fn shipped_claims() -> Claims {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        load(root).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// The shipped claims.toml: parses, covers every claim of claims.md, and
-    /// names only scenarios some shipped profile has (or microbenchmarks).
+    /// names only scenarios and microbenchmarks a shipped profile has — a
+    /// misspelled id (micro or not) fails here.
     #[test]
     fn shipped_claims_file_is_valid_and_complete() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let c = load(root).unwrap_or_else(|e| panic!("{e}"));
+        let c = shipped_claims();
         for id in crate::profile::KNOWN_CLAIMS {
             assert!(
                 c.claims.iter().any(|x| &x.id == id),
@@ -2257,8 +2354,7 @@ mod tests {
             );
         }
         let mut scenario_ids = Vec::new();
-        for name in ["quick", "full"] {
-            let (p, _) = crate::profile::load(root, name).unwrap();
+        for p in shipped_profiles() {
             scenario_ids.extend(p.scenarios.iter().map(|s| s.id.clone()));
             scenario_ids.extend(p.micro.iter().map(|m| m.id.clone()));
         }
@@ -2272,13 +2368,1045 @@ mod tests {
                     _ => None,
                 }) {
                     assert!(
-                        scenario_ids.contains(s) || s.starts_with("micro-"),
-                        "claim {} check {}: unknown scenario {s}",
+                        scenario_ids.contains(s),
+                        "claim {} check {}: scenario {s} is in neither shipped profile",
                         claim.id,
                         k.name
                     );
                 }
             }
         }
+    }
+
+    /// Every plot a claim names is one the plot module can draw for a run
+    /// of some shipped profile.
+    #[test]
+    fn shipped_claims_name_only_plots_that_can_be_drawn() {
+        let mut possible: Vec<String> = Vec::new();
+        for p in shipped_profiles() {
+            possible.extend(crate::plots::possible_names(&p));
+        }
+        for claim in &shipped_claims().claims {
+            for plot in &claim.plots {
+                assert!(
+                    possible.contains(plot),
+                    "claim {}: plot {plot:?} is not one the plot module draws for the shipped profiles",
+                    claim.id
+                );
+            }
+        }
+        // A misspelling is caught.
+        assert!(!possible.contains(&"bars-micro-spawm".to_string()));
+        assert!(possible.contains(&"spectrum-hol-cpu-10ms-light".to_string()));
+    }
+
+    // ------------------------------------------------ synthetic statistics
+    //
+    // A generator of synthetic statistics that puts each condition of a
+    // claim's checks where a test wants it: inside the supported region,
+    // inside the refuted region, or straddling the supported region's edge
+    // (a wide interval). It mirrors the engine's conditions (scenarios ×
+    // variant pairs or variants × metrics), so the shipped claims.toml can
+    // be fed through the real rules without a run.
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Want {
+        Supported,
+        Refuted,
+        Straddle,
+    }
+
+    type Key = (String, String, String);
+
+    #[derive(Default)]
+    struct Synth {
+        values: BTreeMap<Key, Vec<f64>>,
+        variants: BTreeMap<String, Vec<String>>,
+        facts: Vec<TrialFacts>,
+        /// Conditions placed, in order: (check name, want).
+        placed: Vec<(String, Want)>,
+    }
+
+    const B: f64 = 100.0;
+
+    fn concrete(pattern: &str) -> String {
+        fill_metric(
+            pattern,
+            &vec!["synthetic".to_string(); pattern.matches('*').count()],
+        )
+    }
+
+    fn margin(x: f64) -> f64 {
+        if x == 0.0 { 1.0 } else { x.abs() * 0.5 }
+    }
+
+    fn width(x: f64) -> f64 {
+        if x == 0.0 { 1.0 } else { x.abs() * 0.3 }
+    }
+
+    fn inside(r: &Region) -> f64 {
+        match *r {
+            Region::Below(x) => x - margin(x),
+            Region::Above(x) => x + margin(x),
+            Region::Within(a, b) => (a + b) / 2.0,
+        }
+    }
+
+    /// The target value of a condition and whether its interval is wide.
+    fn target(d: &Decide, want: Want) -> (f64, bool) {
+        match want {
+            Want::Supported => (inside(&d.supported[0]), false),
+            Want::Refuted => (inside(&d.refuted[0]), false),
+            Want::Straddle => (
+                match d.supported[0] {
+                    Region::Below(x) | Region::Above(x) => x,
+                    Region::Within(a, _) => a,
+                },
+                true,
+            ),
+        }
+    }
+
+    fn around(c: f64, w: Option<f64>) -> Vec<f64> {
+        match w {
+            None => vec![c, c, c],
+            Some(w) => vec![c - w, c, c + w],
+        }
+    }
+
+    impl Synth {
+        fn add_variant(&mut self, scenario: &str, v: &str) {
+            let vs = self.variants.entry(scenario.to_string()).or_default();
+            if !vs.iter().any(|x| x == v) {
+                vs.push(v.to_string());
+            }
+        }
+
+        fn variants_of(&self, scenario: &str, list: &[String]) -> Vec<String> {
+            let all = self.variants.get(scenario).cloned().unwrap_or_default();
+            if list.is_empty() {
+                all
+            } else {
+                list.iter().filter(|v| all.contains(v)).cloned().collect()
+            }
+        }
+
+        fn key(s: &str, v: &str, m: &str) -> Key {
+            (s.to_string(), v.to_string(), m.to_string())
+        }
+
+        /// Sets values, unless a check before already did (shared keys).
+        fn set(&mut self, k: Key, vals: Vec<f64>) {
+            self.values.entry(k).or_insert(vals);
+        }
+
+        /// num = den × t (ratio) or den + t (difference).
+        fn relate(&mut self, n: Key, d: Key, mode: Mode, t: f64, wide: bool) {
+            let med = |v: &Vec<f64>| stats::median(v);
+            let (has_n, has_d) = (self.values.contains_key(&n), self.values.contains_key(&d));
+            let spread = |c: f64| match mode {
+                Mode::Ratio => wide.then(|| c.abs() * 0.3),
+                Mode::Difference => wide.then(|| width(t)),
+            };
+            match (has_n, has_d) {
+                (false, _) => {
+                    if !has_d {
+                        self.set(d.clone(), around(B, None));
+                    }
+                    let base = med(&self.values[&d]);
+                    let c = match mode {
+                        Mode::Ratio => base * t,
+                        Mode::Difference => base + t,
+                    };
+                    self.set(n, around(c, spread(c)));
+                }
+                (true, false) => {
+                    let top = med(&self.values[&n]);
+                    let c = match mode {
+                        Mode::Ratio => top / t,
+                        Mode::Difference => top - t,
+                    };
+                    self.set(d, around(c, spread(c)));
+                }
+                (true, true) => {}
+            }
+        }
+
+        /// Registers the variants every check of `claim` needs.
+        fn variants_for(&mut self, claim: &Claim) {
+            let default = ["go".to_string(), "rust".to_string()];
+            for k in &claim.checks {
+                for sid in &k.scenarios {
+                    match &k.rule {
+                        Rule::Ratio {
+                            numerator,
+                            denominator,
+                            ..
+                        } => {
+                            for v in numerator.iter().chain(denominator) {
+                                self.add_variant(sid, v);
+                            }
+                        }
+                        Rule::Baseline {
+                            variants,
+                            baseline_scenario,
+                            baseline_variant,
+                            ..
+                        } => {
+                            let vs = if variants.is_empty() {
+                                &default[..]
+                            } else {
+                                variants
+                            };
+                            for v in vs {
+                                self.add_variant(sid, v);
+                                let bv = baseline_variant.get(v).unwrap_or(v);
+                                self.add_variant(baseline_scenario.as_deref().unwrap_or(sid), bv);
+                            }
+                        }
+                        Rule::Threshold { variants, .. } | Rule::AllAlive { variants, .. } => {
+                            let vs = if variants.is_empty() {
+                                &default[..]
+                            } else {
+                                variants
+                            };
+                            for v in vs {
+                                self.add_variant(sid, v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        fn alive_facts(&mut self, sid: &str, v: &str, crashed: bool, invalid: bool) {
+            for r in 1..=3 {
+                let died = crashed && r == 2;
+                let bad = invalid && r == 3;
+                self.facts.push(TrialFacts {
+                    trial_id: format!("{sid}--{v}--r{r}"),
+                    scenario: sid.into(),
+                    variant: v.into(),
+                    status: if died {
+                        Status::Failed
+                    } else if bad {
+                        Status::Invalid
+                    } else {
+                        Status::Ok
+                    },
+                    server_alive: Some(!died),
+                    exit_signal: died.then_some(9),
+                    errors_total: 0.0,
+                    problems: if died {
+                        vec!["r2: server exited during the trial (signal 9)".into()]
+                    } else if bad {
+                        vec!["r3: load generator main marked its run invalid: send lag p99 4190 µs exceeds 1000 µs".into()]
+                    } else {
+                        vec![]
+                    },
+                });
+            }
+        }
+
+        /// Places every condition of `check` (scenarios in `only`, or all).
+        fn place(&mut self, check: &Check, want: &mut dyn FnMut() -> Want) {
+            for sid in &check.scenarios {
+                match &check.rule {
+                    Rule::Ratio {
+                        metric,
+                        numerator,
+                        denominator,
+                        mode,
+                        decide,
+                    } => {
+                        let m = concrete(metric);
+                        for a in numerator {
+                            for b in denominator {
+                                if a == b {
+                                    continue;
+                                }
+                                let w = want();
+                                self.placed.push((check.name.clone(), w));
+                                let (t, wide) = target(decide, w);
+                                self.relate(
+                                    Self::key(sid, a, &m),
+                                    Self::key(sid, b, &m),
+                                    *mode,
+                                    t,
+                                    wide,
+                                );
+                            }
+                        }
+                    }
+                    Rule::Baseline {
+                        metric,
+                        variants,
+                        baseline_scenario,
+                        baseline_metric,
+                        baseline_variant,
+                        mode,
+                        decide,
+                    } => {
+                        let m = concrete(metric);
+                        let bm = baseline_metric
+                            .as_deref()
+                            .map(concrete)
+                            .unwrap_or(m.clone());
+                        let bs = baseline_scenario.as_deref().unwrap_or(sid);
+                        for v in self.variants_of(sid, variants) {
+                            let bv = baseline_variant.get(&v).cloned().unwrap_or(v.clone());
+                            let w = want();
+                            self.placed.push((check.name.clone(), w));
+                            let (t, wide) = target(decide, w);
+                            self.relate(
+                                Self::key(sid, &v, &m),
+                                Self::key(bs, &bv, &bm),
+                                *mode,
+                                t,
+                                wide,
+                            );
+                        }
+                    }
+                    Rule::Threshold {
+                        metric,
+                        variants,
+                        decide,
+                    } => {
+                        let m = concrete(metric);
+                        for v in self.variants_of(sid, variants) {
+                            let w = want();
+                            self.placed.push((check.name.clone(), w));
+                            let (t, wide) = target(decide, w);
+                            self.set(Self::key(sid, &v, &m), around(t, wide.then(|| width(t))));
+                        }
+                    }
+                    Rule::AllAlive {
+                        variants,
+                        if_crashed,
+                        ..
+                    } => {
+                        for v in self.variants_of(sid, variants) {
+                            let w = want();
+                            self.placed.push((check.name.clone(), w));
+                            match w {
+                                Want::Straddle => self.alive_facts(sid, &v, false, true),
+                                w => {
+                                    let crash_word = *if_crashed;
+                                    let want_word = if w == Want::Supported {
+                                        Verdict::Supported
+                                    } else {
+                                        Verdict::Refuted
+                                    };
+                                    self.alive_facts(sid, &v, crash_word == want_word, false)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Every variant of every scenario gets a value for every metric
+        /// the scenario has (a '*' pattern must not find holes), then the
+        /// summary.
+        fn summary(&self) -> Summary {
+            let mut scenarios = Vec::new();
+            for (sid, vs) in &self.variants {
+                let mut sc = scenario(sid, &[]);
+                sc.variants = vs.clone();
+                sc.counts = vs
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.clone(),
+                            Counts {
+                                ok: 3,
+                                invalid: 0,
+                                failed: 0,
+                            },
+                        )
+                    })
+                    .collect();
+                for ((s, v, m), xs) in &self.values {
+                    if s == sid {
+                        sc.metrics
+                            .entry(m.clone())
+                            .or_default()
+                            .insert(v.clone(), est(xs));
+                    }
+                }
+                scenarios.push(sc);
+            }
+            summary(scenarios)
+        }
+    }
+
+    /// Synthetic statistics for `claim`, every condition of its checks
+    /// placed by `want` (called once per condition, in order).
+    fn synth(claim: &Claim, want: &mut dyn FnMut(&Check) -> Want) -> Synth {
+        let mut s = Synth::default();
+        s.variants_for(claim);
+        for k in &claim.checks {
+            let mut w = || want(k);
+            s.place(k, &mut w);
+        }
+        s
+    }
+
+    fn eval_synth(claims: &Claims, claim: &Claim, s: &Synth) -> ClaimResult {
+        let sum = s.summary();
+        let mut all = evaluate(
+            &Claims {
+                min_repeats: claims.min_repeats,
+                claims: vec![claim.clone()],
+            },
+            &Evidence {
+                summary: &sum,
+                trials: &s.facts,
+            },
+        );
+        all.remove(0)
+    }
+
+    fn counted(k: &Check) -> bool {
+        !k.informational
+    }
+
+    /// The verdict words each mode gives `claim`, checking along the way
+    /// that every counted condition came out as placed (shared keys aside).
+    fn words_of(claims: &Claims, claim: &Claim) -> BTreeMap<&'static str, ClaimResult> {
+        let mut out = BTreeMap::new();
+        for (name, w) in [
+            ("supported", Want::Supported),
+            ("refuted", Want::Refuted),
+            ("straddle", Want::Straddle),
+        ] {
+            let s = synth(claim, &mut |_| w);
+            out.insert(name, eval_synth(claims, claim, &s));
+        }
+        // Mixed: the first counted condition supported, the rest refuted.
+        let mut first = true;
+        let s = synth(claim, &mut |k| {
+            if counted(k) && first {
+                first = false;
+                Want::Supported
+            } else {
+                Want::Refuted
+            }
+        });
+        let n_counted = s
+            .placed
+            .iter()
+            .filter(|(name, _)| claim.checks.iter().any(|k| &k.name == name && counted(k)))
+            .count();
+        let mut mixed = eval_synth(claims, claim, &s);
+        // Record how many counted conditions there were in the reason's
+        // place for the caller (mixed needs at least two).
+        mixed.not_measured = n_counted < 2;
+        out.insert("mixed", mixed);
+        // Invalid: one variant of the first scenario with an invalid trial
+        // (all_alive placed on its "alive" side: a crash would be a
+        // measurement that outranks an invalid trial).
+        let s = synth(claim, &mut |k| match k.rule {
+            Rule::AllAlive {
+                if_alive: Verdict::Refuted,
+                ..
+            } => Want::Refuted,
+            _ => Want::Supported,
+        });
+        let mut sum = s.summary();
+        let first_check = claim.checks.iter().find(|k| counted(k)).unwrap();
+        let sc = sum
+            .scenarios
+            .iter_mut()
+            .find(|x| x.id == first_check.scenarios[0])
+            .unwrap();
+        let v = sc.variants[0].clone();
+        sc.counts.get_mut(&v).unwrap().invalid = 1;
+        sc.problems.push(format!(
+            "{}--{v}--r4: load generator main marked its run invalid: send lag p99 4190 µs exceeds 1000 µs",
+            sc.id
+        ));
+        let mut facts = s.facts.clone();
+        for f in facts
+            .iter_mut()
+            .filter(|f| f.scenario == sc.id && f.variant == v)
+            .take(1)
+        {
+            f.status = Status::Invalid;
+            f.problems = vec!["r1: load generator main marked its run invalid: send lag p99 4190 µs exceeds 1000 µs".into()];
+        }
+        let one = Claims {
+            min_repeats: claims.min_repeats,
+            claims: vec![claim.clone()],
+        };
+        out.insert(
+            "invalid",
+            evaluate(
+                &one,
+                &Evidence {
+                    summary: &sum,
+                    trials: &facts,
+                },
+            )
+            .remove(0),
+        );
+        out
+    }
+
+    /// For every claim of the shipped claims.toml: synthetic statistics for
+    /// its own scenarios and metrics, fed through its own rules, give
+    /// supported, refuted, inconclusive (wide intervals, and invalid
+    /// trials), and mixed wherever it has two or more counted conditions.
+    #[test]
+    fn every_shipped_claim_reaches_its_verdict_words() {
+        let claims = shipped_claims();
+        let mut no_mixed = Vec::new();
+        for claim in &claims.claims {
+            let w = words_of(&claims, claim);
+            let id = &claim.id;
+            let r = &w["supported"];
+            assert_eq!(r.verdict, Verdict::Supported, "{id}: {}", r.reason);
+            assert!(!r.not_measured, "{id}");
+            let r = &w["refuted"];
+            assert_eq!(r.verdict, Verdict::Refuted, "{id}: {}", r.reason);
+            let r = &w["straddle"];
+            assert_eq!(r.verdict, Verdict::Inconclusive, "{id}: {}", r.reason);
+            // Wide intervals, not missing data (all_alive has no interval:
+            // its straddle is an invalid trial).
+            let only_alive = claim
+                .checks
+                .iter()
+                .filter(|k| counted(k))
+                .all(|k| matches!(k.rule, Rule::AllAlive { .. }));
+            if !only_alive {
+                assert!(
+                    r.checks
+                        .iter()
+                        .filter(|k| counted_result(k))
+                        .any(|k| k.reason.contains("too wide")),
+                    "{id}: {}",
+                    r.reason
+                );
+            }
+            let r = &w["invalid"];
+            assert_eq!(r.verdict, Verdict::Inconclusive, "{id}: {}", r.reason);
+            assert!(r.reason.contains("invalid"), "{id}: {}", r.reason);
+            let m = &w["mixed"];
+            if m.not_measured {
+                // One counted condition: nothing to mix.
+                assert_ne!(m.verdict, Verdict::Mixed, "{id}");
+                no_mixed.push(id.clone());
+            } else {
+                assert_eq!(m.verdict, Verdict::Mixed, "{id}: {}", m.reason);
+                assert!(
+                    m.reason.contains("supported") && m.reason.contains("refuted"),
+                    "{id}: {}",
+                    m.reason
+                );
+            }
+            // Every check, informational ones too, was evaluated on data.
+            for k in &w["supported"].checks {
+                assert!(
+                    !k.not_measured && !k.conditions.is_empty(),
+                    "{id} {}",
+                    k.name
+                );
+            }
+        }
+        // The claims decided by one condition: C12 (one compilation) and F1
+        // (one ratio); every other claim can come out mixed.
+        assert_eq!(no_mixed, ["C12", "F1"]);
+    }
+
+    fn counted_result(k: &CheckResult) -> bool {
+        !k.informational && !k.skipped
+    }
+
+    /// C7's "tokio pool limit" checks read the metric each scenario really
+    /// has: the network one server.threads_peak, the microbenchmark's
+    /// blocking_burst.default.peak_os_threads; both decide.
+    #[test]
+    fn tokio_pool_limit_checks_can_be_decided() {
+        let claims = shipped_claims();
+        let c7 = claims.claims.iter().find(|c| c.id == "C7").unwrap();
+        for (name, scenario, variant, metric) in [
+            (
+                "tokio pool limit",
+                "burst-block-50ms",
+                "rust-spawn-blocking",
+                "server.threads_peak",
+            ),
+            (
+                "tokio pool limit (microbenchmark)",
+                "micro-blocking-burst",
+                "rust",
+                "blocking_burst.default.peak_os_threads",
+            ),
+        ] {
+            let k = c7.checks.iter().find(|k| k.name == name).unwrap();
+            for (peak, want) in [(515.0, Verdict::Supported), (1003.0, Verdict::Refuted)] {
+                let sum = summary(vec![scenario_of(
+                    scenario,
+                    &[(metric, variant, &[peak - 1.0, peak, peak + 1.0][..])],
+                )]);
+                let r = evaluate_check(
+                    &claims,
+                    &Evidence {
+                        summary: &sum,
+                        trials: &[],
+                    },
+                    k,
+                );
+                assert_eq!(r.verdict, want, "{name}: {}", r.reason);
+            }
+        }
+    }
+
+    fn scenario_of(id: &str, data: &[(&str, &str, &[f64])]) -> ScenarioSummary {
+        scenario(id, data)
+    }
+
+    // ----------------------------------------------- each rule kind's words
+
+    fn one_check_claim(check: &str) -> Claims {
+        claims(&format!(
+            r#"
+            schema_version = 1
+            [[claim]]
+            id = "X"
+            title = "t"
+            statement = "s"
+            prediction = "p"
+            experiment = "e"
+            [[claim.check]]
+            name = "k"
+            statement = "s"
+            {check}
+        "#
+        ))
+    }
+
+    /// The check's verdict for each placement mode, and the reasons.
+    fn check_words(c: &Claims) -> Vec<(Want, Verdict, String)> {
+        let claim = &c.claims[0];
+        let mut out = Vec::new();
+        for w in [Want::Supported, Want::Refuted, Want::Straddle] {
+            let s = synth(claim, &mut |_| w);
+            let r = eval_synth(c, claim, &s);
+            out.push((w, r.checks[0].verdict, r.checks[0].reason.clone()));
+        }
+        out
+    }
+
+    fn mixed_word(c: &Claims) -> (Verdict, String) {
+        let claim = &c.claims[0];
+        let mut first = true;
+        let s = synth(claim, &mut |_| {
+            if std::mem::take(&mut first) {
+                Want::Supported
+            } else {
+                Want::Refuted
+            }
+        });
+        let r = eval_synth(c, claim, &s);
+        (r.checks[0].verdict, r.checks[0].reason.clone())
+    }
+
+    fn assert_all_words(c: &Claims, what: &str) {
+        let words = check_words(c);
+        assert_eq!(words[0].1, Verdict::Supported, "{what}: {}", words[0].2);
+        assert!(
+            words[0].2.contains("supported in every condition"),
+            "{what}: {}",
+            words[0].2
+        );
+        assert_eq!(words[1].1, Verdict::Refuted, "{what}: {}", words[1].2);
+        assert!(
+            words[1].2.contains("refuted in every condition"),
+            "{what}: {}",
+            words[1].2
+        );
+        assert_eq!(words[2].1, Verdict::Inconclusive, "{what}: {}", words[2].2);
+        assert!(words[2].2.contains("too wide"), "{what}: {}", words[2].2);
+        let (v, reason) = mixed_word(c);
+        assert_eq!(v, Verdict::Mixed, "{what}: {reason}");
+        assert!(
+            reason.contains("supported in") && reason.contains("refuted in"),
+            "{what}: {reason}"
+        );
+    }
+
+    #[test]
+    fn ratio_rule_words_in_both_modes() {
+        let ratio = one_check_claim(
+            r#"kind = "ratio"
+            scenarios = ["a", "b"]
+            metric = "server.cpu_us_per_request"
+            numerator = ["rust"]
+            denominator = ["go"]
+            supported = { below = 0.9 }
+            refuted = { above = 1.1 }"#,
+        );
+        assert_all_words(&ratio, "ratio");
+        let diff = one_check_claim(
+            r#"kind = "ratio"
+            mode = "difference"
+            scenarios = ["a", "b"]
+            metric = "server.threads_in_window_max"
+            numerator = ["rust"]
+            denominator = ["go"]
+            supported = { within = [-0.5, 0.5] }
+            refuted = { above = 0.5 }"#,
+        );
+        assert_all_words(&diff, "ratio, difference mode");
+        // One scenario but two pairs: mixed across pairs.
+        let pairs = one_check_claim(
+            r#"kind = "ratio"
+            scenarios = ["a"]
+            metric = "*.default.ns_per_msg"
+            numerator = ["rust", "rust-b"]
+            denominator = ["go"]
+            supported = { within = [0.5, 2.0] }
+            refuted = [{ below = 0.5 }, { above = 2.0 }]"#,
+        );
+        assert_all_words(&pairs, "ratio over pairs");
+    }
+
+    #[test]
+    fn baseline_rule_words() {
+        let other_scenario = one_check_claim(
+            r#"kind = "baseline"
+            scenarios = ["hol-1", "hol-2"]
+            variants = ["rust"]
+            metric = "main.classes.light.latency_us.corrected.p99"
+            baseline_scenario = "base"
+            supported = { above = 3.0 }
+            refuted = { below = 1.5 }"#,
+        );
+        assert_all_words(&other_scenario, "baseline scenario");
+        let other_metric = one_check_claim(
+            r#"kind = "baseline"
+            scenarios = ["burst"]
+            variants = ["go", "rust"]
+            mode = "difference"
+            metric = "server.threads_peak"
+            baseline_metric = "server.threads_baseline"
+            supported = { above = 10.0 }
+            refuted = { below = 3.0 }"#,
+        );
+        assert_all_words(&other_metric, "baseline metric, difference");
+        let mapped = one_check_claim(
+            r#"kind = "baseline"
+            scenarios = ["hol"]
+            variants = ["rust-sb", "rust-rayon"]
+            metric = "main.classes.light.latency_us.corrected.p99"
+            baseline_scenario = "base"
+            baseline_variant = { rust-sb = "rust", rust-rayon = "rust" }
+            supported = { below = 3.0 }
+            refuted = { above = 10.0 }"#,
+        );
+        assert_all_words(&mapped, "baseline variant mapped");
+        // A missing baseline scenario: inconclusive, named.
+        let claim = &other_scenario.claims[0];
+        let s = synth(claim, &mut |_| Want::Supported);
+        let mut sum = s.summary();
+        sum.scenarios.retain(|x| x.id != "base");
+        let r = evaluate(
+            &other_scenario,
+            &Evidence {
+                summary: &sum,
+                trials: &[],
+            },
+        );
+        assert_eq!(r[0].verdict, Verdict::Inconclusive);
+        assert!(
+            r[0].reason
+                .contains("baseline scenario base is not in this run"),
+            "{}",
+            r[0].reason
+        );
+    }
+
+    #[test]
+    fn threshold_rule_words() {
+        let t = one_check_claim(
+            r#"kind = "threshold"
+            scenarios = ["micro-pingpong"]
+            metric = "pingpong_1_worker.*.os_ctx_switches_per_round_trip"
+            supported = { below = 0.1 }
+            refuted = { above = 0.5 }"#,
+        );
+        // No variants listed: every variant of the scenario (go and rust) is a condition.
+        assert_all_words(&t, "threshold");
+        let fact = one_check_claim(
+            r#"kind = "threshold"
+            min_repeats = 1
+            scenarios = ["micro-c12", "micro-c12-again"]
+            variants = ["rust"]
+            metric = "c12.*.spawn_non_send_compiles"
+            supported = { above = 0.5 }
+            refuted = { below = 0.5 }"#,
+        );
+        assert_all_words(&fact, "threshold on a fact");
+        // The threshold's interval is the median's own, with its real coverage.
+        let s = synth(&t.claims[0], &mut |_| Want::Straddle);
+        let r = eval_synth(&t, &t.claims[0], &s);
+        let v = r.checks[0].conditions[0].value.as_ref().unwrap();
+        assert_eq!(v.kind, "median");
+        assert!((v.confidence - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn all_alive_rule_words() {
+        let c = one_check_claim(
+            r#"kind = "all_alive"
+            scenarios = ["hol-1", "hol-2"]
+            variants = ["rust"]
+            if_alive = "refuted"
+            if_crashed = "supported""#,
+        );
+        let words = check_words(&c);
+        assert_eq!(words[0].1, Verdict::Supported, "{}", words[0].2);
+        assert!(
+            words[0]
+                .2
+                .contains("the server died during the load (signal 9)"),
+            "{}",
+            words[0].2
+        );
+        assert_eq!(words[1].1, Verdict::Refuted, "{}", words[1].2);
+        assert!(
+            words[1].2.contains("answered every request"),
+            "{}",
+            words[1].2
+        );
+        // Straddle for all_alive: an invalid trial with a live server.
+        assert_eq!(words[2].1, Verdict::Inconclusive, "{}", words[2].2);
+        assert!(
+            words[2].2.contains("1 of 3 trials invalid") && words[2].2.contains("send lag"),
+            "{}",
+            words[2].2
+        );
+        let (v, reason) = mixed_word(&c);
+        assert_eq!(v, Verdict::Mixed, "{reason}");
+        // The other way round (if_alive = supported) maps the same facts.
+        let flipped = one_check_claim(
+            r#"kind = "all_alive"
+            scenarios = ["hol-1"]
+            variants = ["rust"]
+            if_alive = "supported"
+            if_crashed = "refuted""#,
+        );
+        let words = check_words(&flipped);
+        assert_eq!(words[0].1, Verdict::Supported, "{}", words[0].2);
+        assert!(words[0].2.contains("stayed alive"), "{}", words[0].2);
+        assert_eq!(words[1].1, Verdict::Refuted, "{}", words[1].2);
+    }
+
+    /// Issue 5: invalid or failed trials make every rule inconclusive with
+    /// the reason — all_alive too, even when the server stayed alive.
+    #[test]
+    fn all_alive_with_invalid_or_failed_trials_is_inconclusive() {
+        let c = one_check_claim(
+            r#"kind = "all_alive"
+            scenarios = ["hol"]
+            variants = ["rust"]
+            if_alive = "refuted"
+            if_crashed = "supported""#,
+        );
+        let sum = summary(vec![scenario(
+            "hol",
+            &[(CPU, "rust", &[1.0, 1.0, 1.0][..])],
+        )]);
+        let fact = |r: usize, status: Status, problem: &str| TrialFacts {
+            trial_id: format!("hol--rust--r{r}"),
+            scenario: "hol".into(),
+            variant: "rust".into(),
+            status,
+            server_alive: Some(true),
+            exit_signal: None,
+            errors_total: 0.0,
+            problems: if problem.is_empty() {
+                vec![]
+            } else {
+                vec![problem.into()]
+            },
+        };
+        let eval = |facts: &[TrialFacts]| {
+            evaluate(
+                &c,
+                &Evidence {
+                    summary: &sum,
+                    trials: facts,
+                },
+            )
+            .remove(0)
+        };
+        let invalid = eval(&[
+            fact(1, Status::Ok, ""),
+            fact(
+                2,
+                Status::Invalid,
+                "r2: load generator main marked its run invalid: send lag p99 4190 µs exceeds 1000 µs: the generator fell behind",
+            ),
+            fact(3, Status::Ok, ""),
+        ]);
+        assert_eq!(invalid.verdict, Verdict::Inconclusive, "{}", invalid.reason);
+        assert!(
+            invalid.reason.contains("hol/rust: 1 of 3 trials invalid, e.g. hol--rust--r2 (invalid: r2: send lag p99 4190 µs exceeds 1000 µs)"),
+            "{}",
+            invalid.reason
+        );
+        assert!(invalid.checks[0].conditions[0].data_problem);
+        let failed = eval(&[
+            fact(1, Status::Failed, "r1: probe failed: mismatch"),
+            fact(2, Status::Invalid, "x"),
+        ]);
+        assert_eq!(failed.verdict, Verdict::Inconclusive);
+        assert!(
+            failed.reason.contains("2 of 2 trials invalid or failed"),
+            "{}",
+            failed.reason
+        );
+        // All valid and alive: the if_alive word.
+        let ok = eval(&[fact(1, Status::Ok, ""), fact(2, Status::Ok, "")]);
+        assert_eq!(ok.verdict, Verdict::Refuted, "{}", ok.reason);
+    }
+
+    /// A check's scenarios the run did not include are named in its verdict.
+    #[test]
+    fn scenarios_not_run_are_named() {
+        let c = claims(RATIO_CLAIM);
+        let low = [
+            (CPU, "go", &[10.0, 10.2, 9.9][..]),
+            (CPU, "rust", &[7.0, 7.1, 6.9][..]),
+        ];
+        let r = run(&c, &summary(vec![scenario("a", &low)]));
+        assert_eq!(r[0].verdict, Verdict::Supported, "{}", r[0].reason);
+        let k = &r[0].checks[0];
+        assert_eq!(k.not_run, vec!["b".to_string()]);
+        assert!(
+            k.reason
+                .contains("supported in the 1 of 2 scenarios measured; not run in this profile: b"),
+            "{}",
+            k.reason
+        );
+        assert!(
+            r[0].reason.contains("not run in this profile: b"),
+            "{}",
+            r[0].reason
+        );
+        // Nothing not run: nothing said.
+        let r = run(&c, &summary(vec![scenario("a", &low), scenario("b", &low)]));
+        assert!(r[0].checks[0].not_run.is_empty());
+        assert!(!r[0].reason.contains("not run"), "{}", r[0].reason);
+    }
+
+    /// Claim level: counted checks combine; informational ones never count;
+    /// an optional check without data is skipped; a required one makes the
+    /// claim inconclusive.
+    #[test]
+    fn claim_level_words() {
+        let text = r#"
+            schema_version = 1
+            [[claim]]
+            id = "X"
+            title = "t"
+            statement = "s"
+            prediction = "p"
+            experiment = "e"
+            [[claim.check]]
+            name = "one"
+            statement = "s"
+            kind = "threshold"
+            scenarios = ["a"]
+            metric = "m.x"
+            supported = { above = 1.0 }
+            refuted = { below = 1.0 }
+            [[claim.check]]
+            name = "two"
+            statement = "s"
+            kind = "threshold"
+            scenarios = ["b"]
+            metric = "m.y"
+            supported = { above = 1.0 }
+            refuted = { below = 1.0 }
+            [[claim.check]]
+            name = "info"
+            statement = "s"
+            informational = true
+            kind = "threshold"
+            scenarios = ["a"]
+            metric = "m.z"
+            supported = { above = 1.0 }
+            refuted = { below = 1.0 }
+            [[claim.check]]
+            name = "optional"
+            statement = "s"
+            required = false
+            kind = "threshold"
+            scenarios = ["c"]
+            metric = "m.w"
+            supported = { above = 1.0 }
+            refuted = { below = 1.0 }
+        "#;
+        let c = claims(text);
+        let sc = |id: &str, m: &str, x: f64| scenario(id, &[(m, "go", &[x, x, x][..])]);
+        // Scenario a has m.x only: the informational check (m.z) has no
+        // data, which must not make the claim inconclusive.
+        let v = |a: f64, b: f64| {
+            run(&c, &summary(vec![sc("a", "m.x", a), sc("b", "m.y", b)])).remove(0)
+        };
+        assert_eq!(
+            v(2.0, 2.0).verdict,
+            Verdict::Supported,
+            "{}",
+            v(2.0, 2.0).reason
+        );
+        assert_eq!(v(0.5, 0.5).verdict, Verdict::Refuted);
+        let m = v(2.0, 0.5);
+        assert_eq!(m.verdict, Verdict::Mixed);
+        assert!(
+            m.reason.contains("one — supported") && m.reason.contains("two — refuted"),
+            "{}",
+            m.reason
+        );
+        assert_eq!(
+            v(1.0, 2.0).verdict,
+            Verdict::Inconclusive,
+            "a point on the edge"
+        );
+        let r = v(2.0, 2.0);
+        assert!(r.checks[3].skipped, "optional check skipped");
+        assert_eq!(r.checks[2].verdict, Verdict::Inconclusive);
+        assert!(r.checks[2].informational);
+        // A required check without its scenario: inconclusive.
+        let r = run(&c, &summary(vec![sc("a", "m.x", 2.0)]));
+        assert_eq!(r[0].verdict, Verdict::Inconclusive, "{}", r[0].reason);
+        assert!(r[0].reason.contains("not measured"), "{}", r[0].reason);
+    }
+
+    #[test]
+    fn unknown_facts_are_refused() {
+        let e = parse(
+            Path::new("claims.toml"),
+            &RATIO_CLAIM.replace(
+                "experiment = \"e\"",
+                "experiment = \"e\"\n        facts = [\"vibes\"]",
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown fact \"vibes\""), "{e}");
+        let ok = parse(
+            Path::new("claims.toml"),
+            &RATIO_CLAIM.replace(
+                "experiment = \"e\"",
+                "experiment = \"e\"\n        facts = [\"thread-limits\"]",
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok.claims[0].facts, ["thread-limits"]);
     }
 }

@@ -35,9 +35,13 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn harness(dir: &Path, profile: &Path, out: &Path) -> Command {
+    harness_at(&root(), dir, profile, out)
+}
+
+fn harness_at(root: &Path, dir: &Path, profile: &Path, out: &Path) -> Command {
     let mut c = Command::new(bin_dir().join("harness"));
     c.args(["--root"])
-        .arg(root())
+        .arg(root)
         .arg("--bin-dir")
         .arg(bin_dir())
         .arg("--results-dir")
@@ -224,8 +228,52 @@ fn smoke_run_writes_a_complete_results_directory() {
         (offered - (0.01 * lowest).round().max(1.0)).abs() <= 1.0,
         "offered {offered}, lowest capacity {lowest}"
     );
+    // Go/Rust ratios: a ratio, its interval around it, a p-value.
+    let mut checked = 0;
+    for sc in summary["scenarios"].as_array().unwrap() {
+        for (metric, pairs) in sc["ratios"].as_object().unwrap() {
+            for pr in pairs.as_array().unwrap() {
+                let (r, lo, hi, p) = (
+                    pr["ratio"].as_f64().unwrap(),
+                    pr["lo"].as_f64().unwrap(),
+                    pr["hi"].as_f64().unwrap(),
+                    pr["p_value"].as_f64().unwrap(),
+                );
+                assert!(lo <= r && r <= hi, "{}: {metric}: {pr}", sc["id"]);
+                assert!((0.0..=1.0).contains(&p), "{}: {metric}: {pr}", sc["id"]);
+                checked += 1;
+            }
+        }
+    }
+    let rps = &cap["metrics"]["main.achieved_rps"];
+    if rps["go"].is_object() && rps["rust"].is_object() {
+        let pairs = cap["ratios"]["main.achieved_rps"].as_array().unwrap();
+        let pr = pairs
+            .iter()
+            .find(|p| p["a"] == "go" && p["b"] == "rust")
+            .unwrap_or_else(|| panic!("no go/rust ratio: {pairs:?}"));
+        assert!(pr["ratio"].as_f64().unwrap() > 0.0, "{pr}");
+        assert!(pr["p_value"].is_number(), "{pr}");
+    }
+    assert!(checked > 0, "no ratio in the summary at all");
+    // Every file the run wrote follows its schema (schemas/*.json), and so
+    // does every load generator document inside the trial files.
+    let mut errs = rtc_harness::schema_check::check_run(&out);
+    errs.extend(rtc_harness::schema_check::check_documents(&out));
+    assert!(errs.is_empty(), "schema violations: {errs:#?}");
     assert!(marked_processes(&out).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The failed-trial count of the harness's final line
+/// ("harness: N trials: A ok, B invalid, C failed -> DIR").
+fn failed_count(stderr: &str) -> Option<u64> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("harness: ") && l.contains(" trials: "))?;
+    let before = line.split(" failed").next()?;
+    before.rsplit(' ').next()?.parse().ok()
 }
 
 const LONG: &str = r#"
@@ -295,7 +343,11 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     let res = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
     assert_eq!(res.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("failed"), "{stderr}");
+    assert_eq!(failed_count(&stderr), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("first failure: steady--rust--r1"),
+        "{stderr}"
+    );
     let failed = json(&out.join("trials/steady--rust--r1.json"));
     assert_eq!(failed["status"], "failed");
     let problems = failed["problems"].to_string();
@@ -304,6 +356,15 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
         "{problems}"
     );
     assert!(problems.contains("signal 9"), "{problems}");
+    // The server's stderr tail is kept: at least its configuration line.
+    let tail = failed["server"]["stderr_tail"].as_array().unwrap();
+    assert!(
+        tail.iter().any(|l| l
+            .as_str()
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .is_some_and(|v| v["server"] == "rust")),
+        "stderr tail without the config line: {tail:?}"
+    );
     // The other variant still ran (valid or not: a busy machine may make its
     // load generator fall behind, which it reports as invalid).
     let go = json(&out.join("trials/steady--go--r1.json"));
@@ -311,13 +372,94 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     assert_eq!(go["server"]["alive_after_load"], true);
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["trials"]["failed"], 1);
+    let errs = rtc_harness::schema_check::check_run(&out);
+    assert!(errs.is_empty(), "schema violations: {errs:#?}");
     assert!(marked_processes(&out).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A repository root of its own whose variants include one whose server
+/// cannot start (an unknown flag), sharing the real protocol vectors.
+fn root_with_broken_variant(dir: &Path) -> PathBuf {
+    let r = dir.join("root");
+    std::fs::create_dir_all(r.join("harness")).unwrap();
+    std::fs::create_dir_all(r.join("testdata/protocol")).unwrap();
+    let mut variants = std::fs::read_to_string(root().join("harness/variants.toml")).unwrap();
+    variants += "\n[go-broken]\nlanguage = \"go\"\nserver = \"go-server\"\nargs = [\"--no-such-flag\"]\ndescription = \"exits at start\"\n";
+    std::fs::write(r.join("harness/variants.toml"), variants).unwrap();
+    std::os::unix::fs::symlink(
+        root().join("testdata/protocol/vectors.json"),
+        r.join("testdata/protocol/vectors.json"),
+    )
+    .unwrap();
+    r
+}
+
+#[test]
+fn a_server_that_cannot_start_is_a_failed_trial_with_its_stderr() {
+    let dir = scratch("nostart");
+    let r = root_with_broken_variant(&dir);
+    let profile = dir.join("broken.toml");
+    std::fs::write(
+        &profile,
+        r#"
+name = "broken"
+description = "a server that exits at start"
+[defaults]
+repeats = 1
+warmup_s = 0.1
+duration_s = 0.2
+pause_s = 0.0
+data_file_bytes = 1048576
+[[scenario]]
+id = "nostart"
+title = "nostart"
+claims = ["C1"]
+workload = "echo"
+variants = ["go-broken"]
+[[scenario.client]]
+model = "closed"
+conns = 1
+size_bytes = 64
+"#,
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let res = harness_at(&r, &dir, &profile, &out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{stderr}");
+    assert_eq!(failed_count(&stderr), Some(1), "{stderr}");
+    let t = json(&out.join("trials/nostart--go-broken--r1.json"));
+    assert_eq!(t["status"], "failed");
+    assert!(
+        t["problems"].to_string().contains("server did not start"),
+        "{}",
+        t["problems"]
+    );
+    let tail = t["server"]["stderr_tail"].to_string();
+    assert!(
+        tail.contains("flag provided but not defined"),
+        "stderr tail: {tail}"
+    );
+    let errs = rtc_harness::schema_check::check_run(&out);
+    assert!(errs.is_empty(), "schema violations: {errs:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
-    let dir = scratch("int");
+    interrupted_mid_trial(libc::SIGINT, "int");
+}
+
+#[test]
+fn sigterm_ends_every_child_keeps_what_finished_and_exits_130() {
+    interrupted_mid_trial(libc::SIGTERM, "term");
+}
+
+/// Sends `sig` to the harness during its second trial, with a server and a
+/// load generator running.
+fn interrupted_mid_trial(sig: i32, name: &str) {
+    let dir = scratch(name);
     let profile = dir.join("long.toml");
     std::fs::write(&profile, LONG).unwrap();
     let out = dir.join("run");
@@ -326,7 +468,6 @@ fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Interrupt during the second trial, with a server and a load generator running.
     wait_for(Duration::from_secs(30), || {
         out.join("trials/steady--rust--r1.json")
             .exists()
@@ -340,11 +481,11 @@ fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
     })
     .expect("second trial never started its children");
     assert!(running.len() >= 2);
-    // SAFETY: SIGINT to the harness this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // SAFETY: a signal to the harness this test started.
+    unsafe { libc::kill(child.id() as i32, sig) };
     let start = Instant::now();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "signal {sig}");
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "harness took {:?} to stop",
@@ -372,6 +513,57 @@ fn ctrl_c_ends_every_child_keeps_what_finished_and_exits_130() {
             json(&e);
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_interrupt_in_the_pause_keeps_the_trial_that_finished() {
+    let dir = scratch("pause");
+    let profile = dir.join("pause.toml");
+    std::fs::write(
+        &profile,
+        LONG.replace("duration_s = 3.0", "duration_s = 0.5")
+            .replace("pause_s = 0.0", "pause_s = 30.0"),
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let mut child = harness(&dir, &profile, &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = out.join("trials/steady--rust--r1.json");
+    wait_for(Duration::from_secs(30), || first.exists().then_some(()))
+        .expect("first trial never finished");
+    // Now in the 30 s pause after it.
+    // SAFETY: SIGINT to the harness this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the pause was not cut short: {:?}",
+        start.elapsed()
+    );
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["interrupted"], true);
+    let t = &summary["trials"];
+    assert_eq!(
+        t["ok"].as_u64().unwrap() + t["invalid"].as_u64().unwrap(),
+        1,
+        "the finished trial is missing from the summary: {t}"
+    );
+    let rust = &summary["scenarios"][0]["counts"]["rust"];
+    assert_eq!(
+        rust["ok"].as_u64().unwrap() + rust["invalid"].as_u64().unwrap(),
+        1,
+        "{rust}"
+    );
+    assert!(!out.join("trials/steady--go--r1.json").exists());
+    let errs = rtc_harness::schema_check::check_run(&out);
+    assert!(errs.is_empty(), "schema violations: {errs:#?}");
+    assert!(marked_processes(&out).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

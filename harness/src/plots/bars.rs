@@ -325,6 +325,30 @@ fn has_claim(ids: &'static [&'static str]) -> impl Fn(&ScenarioSummary) -> bool 
 /// (axis description, groups) per panel.
 type Panels = Vec<(String, Vec<Group>)>;
 
+/// The fixed-name bar figures (`render_all` draws those with data); the
+/// microbenchmarks' are [`micro_plot_name`].
+pub const NAMES: &[&str] = &[
+    "bars-max-throughput",
+    "bars-cpu-per-request",
+    "bars-ctx-switches-per-request",
+    "bars-threads",
+    "bars-rss-per-conn",
+    "bars-cpu-per-request-hol",
+    "bars-threads-burst",
+    "bars-file-threads",
+    "bars-timer-overshoot",
+];
+
+/// The C12 compile check (metrics `c12.*`, 0 or 1): facts, not a quantity
+/// for bars; the report states them in words.
+fn is_compile_check(s: &ScenarioSummary) -> bool {
+    !s.metrics.is_empty() && s.metrics.keys().all(|m| m.starts_with("c12."))
+}
+
+pub fn micro_plot_name(micro: &str) -> String {
+    format!("bars-{micro}")
+}
+
 struct Spec {
     name: &'static str,
     title: &'static str,
@@ -347,7 +371,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         Spec {
             name: "bars-max-throughput",
             title: "Maximum throughput (closed loop)",
-            caption: "Achieved requests per second at saturation (closed loop), median over repeats; whiskers: the interval of the median.",
+            caption: "Achieved requests per second at saturation (closed loop), median over repeats.",
             panels: vec![(
                 "max throughput, req/s".into(),
                 g(&closed, Source::Metric("main.achieved_rps"), false),
@@ -408,7 +432,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         Spec {
             name: "bars-cpu-per-request-hol",
             title: "Server CPU per request (light + heavy mixes)",
-            caption: "Server CPU per completed request in the head-of-line scenarios: the price of each offloading strategy (thread hops) next to running inline.",
+            caption: "Server CPU per completed request in the head-of-line scenarios, per variant: compare each offloading strategy's bar with the inline variant's to read what offloading costs in CPU here.",
             panels: vec![(
                 "server CPU per request, µs".into(),
                 g(
@@ -421,7 +445,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         Spec {
             name: "bars-threads-burst",
             title: "OS threads around a burst of blocking calls",
-            caption: "Threads before the load (baseline), at the peak, and at the end of the idle period after it (tokio's blocking threads exit after 10 s idle).",
+            caption: "OS threads of the server before the load (baseline), at the peak, and at the end of the observation after the load (the idle period the profile sets, observe_after_s). A runtime that gave threads back shows an end bar near its baseline; one that kept them, an end bar near its peak. C7's checks decide which happened.",
             panels: vec![(
                 "OS threads".into(),
                 [
@@ -500,7 +524,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         .summary
         .scenarios
         .iter()
-        .filter(|s| s.workload == "micro")
+        .filter(|s| s.workload == "micro" && !is_compile_check(s))
         .collect();
     let mut micro_specs: Vec<(String, String, Panels)> = Vec::new();
     for sc in micro {
@@ -538,27 +562,9 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 (desc, groups)
             })
             .collect();
-        micro_specs.push((format!("bars-{}", sc.id), sc.title.clone(), panels));
+        micro_specs.push((micro_plot_name(&sc.id), sc.title.clone(), panels));
     }
     let mut out = Vec::new();
-    let conf = run
-        .summary
-        .scenarios
-        .iter()
-        .flat_map(|s| {
-            s.metrics
-                .values()
-                .flat_map(|m| m.values().map(|e| e.confidence))
-        })
-        .fold(f64::NAN, f64::min);
-    let whiskers = if conf.is_finite() {
-        format!(
-            " Whiskers: the interval of the median (coverage {:.0} % or more, by the number of repeats).",
-            conf * 100.0
-        )
-    } else {
-        String::new()
-    };
     let all_specs = specs
         .drain(..)
         .map(|s| {
@@ -592,9 +598,23 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         if panels.is_empty() {
             continue;
         }
+        // What the whiskers of this figure are, from its own estimates.
+        let cov = super::Coverage::of(
+            panels
+                .iter()
+                .flat_map(|p| p.groups.iter().flat_map(|g| g.bars.iter().map(|b| &b.est))),
+        );
+        let whiskers = cov.sentence("Whiskers");
         let chart = Bars {
             title: title.clone(),
-            subtitle: String::new(),
+            subtitle: if cov.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "bar: median over repeats; whisker: interval of the median ({})",
+                    cov.words()
+                )
+            },
             panels,
         };
         render(&chart, paths, &name)?;

@@ -40,6 +40,9 @@ pub struct Dots {
     pub x_desc: String,
     pub other_label: String,
     pub rows: Vec<Row>,
+    /// The legend's words for the median's interval line, with its real
+    /// coverage ("75 % interval").
+    pub interval_label: String,
     pub refs: Vec<RefLine>,
     /// Rows per group sharing one label (send lag: variants within a scenario).
     pub group_labels: Option<Vec<(usize, usize, String)>>,
@@ -295,16 +298,19 @@ impl Chart for Dots {
                 )))
                 .map_err(e)?;
             if first {
-                s.label("median, interval (line), each repeat (rings)")
-                    .legend(|(x, y)| {
-                        super::marker(
-                            (x + 11, y),
-                            super::Marker::Circle,
-                            RGBColor(0x33, 0x33, 0x33),
-                            6,
-                            true,
-                        )
-                    });
+                s.label(format!(
+                    "median, {} (line), each repeat (rings)",
+                    self.interval_label
+                ))
+                .legend(|(x, y)| {
+                    super::marker(
+                        (x + 11, y),
+                        super::Marker::Circle,
+                        RGBColor(0x33, 0x33, 0x33),
+                        6,
+                        true,
+                    )
+                });
                 first = false;
             }
         }
@@ -318,6 +324,19 @@ impl Chart for Dots {
             .map_err(e)?;
         Ok(())
     }
+}
+
+/// "75 % interval" (or "interval" when nothing was measured).
+fn interval_label(cov: &super::Coverage) -> String {
+    if cov.is_empty() {
+        "interval".into()
+    } else {
+        format!("{} interval", cov.short())
+    }
+}
+
+pub fn hol_plot_name(scenario: &str) -> String {
+    format!("hol-{scenario}")
 }
 
 const LIGHT_P99: &str = "main.classes.light.latency_us.corrected.p99";
@@ -427,14 +446,16 @@ pub fn render_hol(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 label: format!(" {name} job ≈ {}", units::time_us(us)),
             })
             .collect();
-        let name = format!("hol-{}", sc.id);
+        let name = hol_plot_name(&sc.id);
+        let cov = super::Coverage::of(rows.iter().filter_map(|r| r.est.as_ref()));
         let (title, x_desc, caption) = if is_probe {
             (
                 format!("Probe latency next to an always-ready stream — {}", sc.id),
                 "probe p99, corrected (log scale)".to_string(),
                 format!(
-                    "{}. Each row is a server variant: corrected p99 of the 64 B probe requests, median over repeats (filled marker) with the interval of the median (line) and each repeat (rings).",
-                    sc.title
+                    "{}. Each row is a server variant: corrected p99 of the 64 B probe requests, median over repeats (filled marker) with the interval of the median (line) and each repeat (rings).{}",
+                    sc.title,
+                    cov.sentence("Line")
                 ),
             )
         } else {
@@ -442,13 +463,14 @@ pub fn render_hol(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 format!("Head-of-line blocking — {}", sc.id),
                 "light-request p99, corrected (log scale)".to_string(),
                 format!(
-                    "{}. Each row is a server variant: corrected p99 of the light requests, median over repeats (filled marker), interval of the median (line), each repeat (rings){}. Dashed: how long a heavy job asks the server to work (from the mix and the SHA-256 calibration).",
+                    "{}. Each row is a server variant: corrected p99 of the light requests, median over repeats (filled marker), interval of the median (line), each repeat (rings){}. Dashed: how long a heavy job asks the server to work (from the mix and the SHA-256 calibration).{}",
                     sc.title,
                     base.map(|b| format!(
                         "; hollow diamond: the same variant's light p99 in {} (no heavy jobs)",
                         b.id
                     ))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                    cov.sentence("Line")
                 ),
             )
         };
@@ -459,6 +481,7 @@ pub fn render_hol(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
             other_label: base
                 .map(|b| format!("baseline ({})", b.id))
                 .unwrap_or_default(),
+            interval_label: interval_label(&cov),
             rows,
             refs,
             group_labels: None,
@@ -548,6 +571,7 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
     }
     let name = "send-lag".to_string();
     let title = "Load generator send lag (p99)".to_string();
+    let cov = super::Coverage::of(rows.iter().filter_map(|r| r.est.as_ref()));
     let chart = Dots {
         title: title.clone(),
         subtitle:
@@ -555,6 +579,7 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
                 .into(),
         x_desc: "send lag p99 (log scale; values under 1 µs drawn at 1 µs)".into(),
         other_label: "send lag max (median over repeats)".into(),
+        interval_label: interval_label(&cov),
         rows,
         refs: vec![RefLine {
             at_us: SEND_LAG_LIMIT_US,
@@ -566,7 +591,10 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
     Ok(vec![Figure {
         name,
         title,
-        caption: "Per scenario and load-generator client, each server variant's send-lag p99 (how long after its intended time a request was written), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials marked invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose p99 exceeds 1 ms is marked invalid and never used; points far left of the line mean the generator kept its schedule and was not the bottleneck. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.".into(),
+        caption: format!(
+            "Per scenario and load-generator client, each server variant's send-lag p99 (how long after its intended time a request was written), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials marked invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose p99 exceeds 1 ms is marked invalid and never used; points far left of the line mean the generator kept its schedule and was not the bottleneck. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
+            cov.sentence("Line")
+        ),
         scenario: None,
         kind: "send-lag",
     }])

@@ -221,16 +221,30 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         }
         let name = plot_name(&sc.id);
         let title = format!("Latency vs throughput — {}", sc.id);
+        let cov = super::Coverage::of(
+            curves
+                .iter()
+                .flat_map(|c| c.points.iter().flatten().map(|(_, e)| e)),
+        );
         let caption = format!(
-            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee.",
+            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee.{}",
             sc.title,
             cap_scenario
                 .map(|c| format!(" measured in {c}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            cov.sentence("Whiskers")
         );
         let chart = Knee {
             title: title.clone(),
-            subtitle: sc.title.clone(),
+            subtitle: if cov.is_empty() {
+                sc.title.clone()
+            } else {
+                format!(
+                    "{} — whiskers: {} interval of the median",
+                    sc.title,
+                    cov.short()
+                )
+            },
             curves,
         };
         render(&chart, paths, &name)?;

@@ -637,6 +637,161 @@ pub fn say<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, msg: &str) -> Resu
     .map_err(e)
 }
 
+// ------------------------------------------------------------ coverage
+
+/// The real coverage of the median intervals a plot draws (whiskers,
+/// interval lines), from their estimates: what each interval is and how
+/// often such an interval holds the median — 75 % for min..max of 3
+/// repeats, never rounded up to the 95 % the intervals aim at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    /// (repeats, real coverage, the interval is min..max), by repeats.
+    pub by_n: Vec<(usize, f64, bool)>,
+}
+
+impl Coverage {
+    pub fn of<'a>(ests: impl IntoIterator<Item = &'a crate::stats::Estimate>) -> Coverage {
+        let mut by_n: Vec<(usize, f64, bool)> = Vec::new();
+        for e in ests {
+            if by_n.iter().any(|(n, _, _)| *n == e.n) {
+                continue;
+            }
+            let min_max = e.values.iter().copied().fold(f64::INFINITY, f64::min) == e.lo
+                && e.values.iter().copied().fold(f64::NEG_INFINITY, f64::max) == e.hi;
+            by_n.push((e.n, e.confidence, min_max));
+        }
+        by_n.sort_by_key(|x| x.0);
+        Coverage { by_n }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_n.is_empty()
+    }
+
+    /// "75 %" or "75–96.9 %": for a legend.
+    pub fn short(&self) -> String {
+        let pcts: Vec<f64> = self.by_n.iter().map(|x| x.1).collect();
+        let lo = pcts.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = pcts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if pcts.is_empty() {
+            String::new()
+        } else if (hi - lo).abs() < 1e-9 {
+            pct(lo)
+        } else {
+            format!("{}–{}", pct(lo).trim_end_matches(" %"), pct(hi))
+        }
+    }
+
+    /// "3 repeats: min..max, real coverage 75 %".
+    pub fn words(&self) -> String {
+        self.by_n
+            .iter()
+            .map(|(n, c, min_max)| {
+                if *n < 2 {
+                    format!("{n} repeat: no interval")
+                } else {
+                    format!(
+                        "{n} repeats: {}, real coverage {}",
+                        if *min_max {
+                            "min..max"
+                        } else {
+                            "an inner pair of order statistics"
+                        },
+                        pct(*c)
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// A caption sentence: "Whiskers: the order-statistic interval of the
+    /// median (3 repeats: min..max, real coverage 75 %, not 95 %)."
+    pub fn sentence(&self, what: &str) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        let short_of_95 = self
+            .by_n
+            .iter()
+            .any(|(_, c, _)| *c < crate::summary::CONFIDENCE - 1e-9);
+        format!(
+            " {what}: the order-statistic interval of the median ({}{}).",
+            self.words(),
+            if short_of_95 {
+                format!("; not a {} interval", pct(crate::summary::CONFIDENCE))
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1} %", x * 100.0).replace(".0 %", " %")
+}
+
+// ---------------------------------------------------------- plot names
+
+/// Every plot name `render_all` can write for runs of profile `p` (except
+/// the per-trial timelines under `trials/`): what `plots = [...]` in
+/// claims.toml may name. Each module's own name function is used, so a
+/// renamed plot shows up here; the report's fixture test checks that every
+/// plot drawn is in this list.
+pub fn possible_names(p: &crate::profile::Profile) -> Vec<String> {
+    use crate::report::data::Part;
+    let mut out: Vec<String> = vec!["send-lag".into()];
+    out.extend(bars::NAMES.iter().map(|n| n.to_string()));
+    for s in &p.scenarios {
+        out.push(timeline::scenario_plot_name(&s.id));
+        let classes = |mix: &Option<String>| -> Vec<String> {
+            mix.as_deref()
+                .unwrap_or("")
+                .split(';')
+                .filter_map(|c| c.split(':').next())
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        let mut hol = false;
+        for (ci, c) in s.clients.iter().enumerate() {
+            let steps = c
+                .rate_steps
+                .as_ref()
+                .map(|v| v.len())
+                .or(c.rate_fractions.as_ref().map(|v| v.len()))
+                .unwrap_or(0);
+            let cl = classes(&c.mix);
+            let parts: Vec<Part> = if steps > 0 {
+                (1..=steps).map(Part::Step).collect()
+            } else if cl.len() > 1 {
+                cl.iter().map(|k| Part::Class(k.clone())).collect()
+            } else {
+                vec![Part::Whole]
+            };
+            for part in &parts {
+                out.push(spectrum::plot_name(&s.id, &c.name, part));
+            }
+            if steps > 0 && ci == 0 {
+                out.push(knee::plot_name(&s.id));
+            }
+            hol |= (c.name == "main" && cl.len() > 1 && cl.iter().any(|k| k == "light"))
+                || c.name == "probe";
+        }
+        if hol {
+            out.push(dots::hol_plot_name(&s.id));
+        }
+    }
+    for m in p.micro.iter().filter(|m| m.bench != "c12") {
+        out.push(bars::micro_plot_name(&m.id));
+        out.push(timeline::scenario_plot_name(&m.id));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Draws every plot of a run; returns what was written and what could not be.
 pub fn render_all(run: &RunData, paths: &PlotPaths) -> (Vec<Figure>, Vec<String>) {
     let palette = Palette::of_run(run);

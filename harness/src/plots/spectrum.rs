@@ -261,7 +261,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                     format!("Latency spectrum — {} ({what})", sc.id)
                 };
                 let mut caption = format!(
-                    "{}. Corrected latency (measured from each request's intended send time, so a stall counts for every request it delayed){}. Line: median over the valid repeats at each percentile; band: the lowest to the highest repeat. The x axis is HdrHistogram's: each tick is ten times rarer than the one before.",
+                    "{}. Corrected latency (measured from each request's intended send time, so a stall counts for every request it delayed){}. Line: median over the valid repeats at each percentile; band: the lowest to the highest repeat (the spread of the repeats, not a confidence interval; for a single median, min..max of 3 repeats covers it with 75 %). The x axis is HdrHistogram's: each tick is ten times rarer than the one before.",
                     sc.title,
                     if what.is_empty() {
                         String::new()

@@ -463,14 +463,38 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
             name,
             title,
             caption: format!(
-                "{}. The benchmark's own samples of the process that ran the burst (its first measured burst; the process of each repeat is fresh): OS threads and resident memory from the burst's start through the idle period. tokio's blocking threads exit after 10 s idle; Go keeps the threads it created.",
-                sc.title
+                "{}. The benchmark's own samples of the process that ran the burst (its first measured burst; the process of each repeat is fresh): OS threads and resident memory from the burst's start through the idle period, one line per language. Read the thread panel for how far each runtime's count rises during the burst and whether, and when, it falls back during the idle period{}; C7's checks turn these counts into its verdict.",
+                sc.title,
+                keep_alive_note(run, &sc.id)
             ),
             scenario: Some(sc.id.clone()),
             kind: "timeline",
         });
     }
     Ok(out)
+}
+
+/// tokio's configured keep-alive as the Rust program recorded it (a
+/// setting, not a result): " (tokio's configured blocking keep-alive:
+/// 10 s)".
+fn keep_alive_note(run: &RunData, scenario: &str) -> String {
+    run.trials
+        .iter()
+        .filter(|t| t.scenario == scenario && t.language == crate::profile::Language::Rust)
+        .find_map(|t| {
+            t.server
+                .config
+                .as_ref()?
+                .get("blocking_keep_alive_ms")?
+                .as_f64()
+        })
+        .map(|ms| {
+            format!(
+                " (tokio's configured blocking-thread keep-alive: {})",
+                units::time_us(ms * 1e3)
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// The first measured burst's samples from a microbenchmark document's

@@ -112,6 +112,16 @@ id = "micro-blocking-burst"
 title = "1,000 concurrent 50 ms blocking calls, then idle"
 claims = ["C7"]
 bench = "blocking-burst"
+args = ["--n", "1000", "--ms", "50", "--idle", "11"]
+
+[[micro]]
+id = "micro-c12"
+title = "Compile check"
+claims = ["C12"]
+bench = "c12"
+languages = ["rust"]
+repeats = 1
+inner_repeats = 1
 "#;
 
 pub const SHA_ROUNDS_PER_MS: f64 = 600.0;
@@ -435,7 +445,11 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
             "workers": 1,
             "cpus_requested": "0",
             "cpus_allowed_list": "0",
-            "config": {"server": lang, "workers": 1, "tokio_version": "1.47.0", "go_version": "go1.26"},
+            "config": if lang == "go" {
+                json!({"server": "go", "workers": 1, "gomaxprocs": 1, "go_version": "go1.26", "max_threads": 10000})
+            } else {
+                json!({"server": "rust", "workers": 1, "tokio_version": "1.47.0", "max_blocking_threads": 512})
+            },
             "threads_at_start": idle_threads,
             "alive_after_load": true,
             "exit_code": 0,
@@ -452,9 +466,14 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
     rec
 }
 
-/// A blocking-burst microbenchmark trial: Go keeps its threads, tokio's
-/// blocking threads exit after the keep-alive.
-fn micro_trial(id: &str, claims: &[String], lang: &str, repeat: usize, seed: u64) -> TrialRecord {
+/// A blocking-burst microbenchmark trial. The synthetic data is made so
+/// that Go's thread count stays up and tokio's falls after the keep-alive
+/// (what the tests expect the verdicts to find in it).
+fn micro_trial(m: &crate::profile::MicroSpec, lang: &str, repeat: usize, seed: u64) -> TrialRecord {
+    let (id, claims) = (m.id.as_str(), &m.claims);
+    if m.bench == "c12" {
+        return c12_trial(m, repeat);
+    }
     let go = lang == "go";
     let (base, peak) = (
         if go { 5.0 } else { 3.0 },
@@ -468,9 +487,17 @@ fn micro_trial(id: &str, claims: &[String], lang: &str, repeat: usize, seed: u64
             json!({"repeat": 0, "t_ms": t, "os_threads": threads, "rss_bytes": 4_000_000.0 + threads * 20_000.0})
         })
         .collect();
+    let env = if go {
+        json!({"workers": 1, "gomaxprocs": 1, "go_version": "go1.26", "max_threads": 10000})
+    } else {
+        json!({"workers": 1, "max_blocking_threads": 512, "blocking_keep_alive_ms": 10000, "rustc_version": "1.95.0", "tokio_unstable": false})
+    };
+    let mut args = vec![m.bench.clone()];
+    args.extend(m.args.iter().cloned());
+    args.extend(["--repeats", "1", "--json", "/tmp/scratch.json"].map(String::from));
     let doc = json!({
         "schema_version": 1, "tool": format!("{lang}-micro"), "runtime": lang, "runtime_version": "x", "bench": "blocking-burst",
-        "params": {}, "env": {"workers": 1},
+        "params": {}, "env": env,
         "cases": [{"case": "blocking_burst", "variant": "default", "params": {}, "notes": "",
                    "metrics": {"peak_os_threads": [peak], "baseline_os_threads": [base], "os_threads_after_idle": [after], "drain_ms": [60.0 + (seed % 5) as f64]}}],
         "timeline": timeline
@@ -481,13 +508,43 @@ fn micro_trial(id: &str, claims: &[String], lang: &str, repeat: usize, seed: u64
         "scenario": id, "variant": lang, "language": lang, "repeat": repeat, "claims": claims,
         "status": "ok", "problems": [], "started_at": "2026-11-25T07:15:00Z", "ended_at": "2026-11-25T07:15:15Z",
         "origin_unix_ms": 1_795_590_900_000.0, "load_start_ms": 0.0, "load_end_ms": 12_000.0,
-        "server": {"binary": format!("{lang}-micro"), "args": [], "pid": 1, "workers": 1, "cpus_requested": "0",
-                   "cpus_allowed_list": "0", "config": {"workers": 1}, "threads_at_start": null, "alive_after_load": null,
+        "server": {"binary": format!("{lang}-micro"), "args": args, "pid": 1, "workers": 1, "cpus_requested": "0",
+                   "cpus_allowed_list": "0", "config": env, "threads_at_start": null, "alive_after_load": null,
                    "exit_code": 0, "exit_signal": null, "needed_sigkill": false, "stderr_tail": []},
         "clients": [], "server_samples": [], "metrics": {}
     }))
     .expect("the fixture's micro trial matches TrialRecord");
     t.metrics = crate::micro::metrics_of(&doc);
+    t.micro_document = Some(doc);
+    t
+}
+
+/// A C12 compile-probe trial as `micro::c12` writes it: the spawn probe
+/// failed with E0277, the LocalSet probe ran and printed 42.
+fn c12_trial(m: &crate::profile::MicroSpec, repeat: usize) -> TrialRecord {
+    let doc = json!({
+        "schema_version": 1,
+        "bench": "c12",
+        "spawn_rc": {"source": "rust/micro/c12/spawn_rc.rs", "compiles": false,
+                     "compiler_error": "error[E0277]: `Rc<u64>` cannot be sent between threads safely"},
+        "local_set": {"source": "rust/micro/c12/local_set.rs", "runs": true, "output": "42", "stderr_tail": ""}
+    });
+    let mut t: TrialRecord = serde_json::from_value(json!({
+        "schema_version": results::SCHEMA_VERSION,
+        "trial_id": format!("{}--rust--r{repeat}", m.id),
+        "scenario": m.id, "variant": "rust", "language": "rust", "repeat": repeat, "claims": m.claims,
+        "status": "ok", "problems": [], "started_at": "2026-11-25T07:15:00Z", "ended_at": "2026-11-25T07:15:15Z",
+        "origin_unix_ms": 1_795_590_900_000.0, "load_start_ms": 0.0, "load_end_ms": 0.0,
+        "server": {"binary": "cargo", "args": ["build", "--release", "--example", "c12_spawn_rc"], "pid": null, "workers": 0,
+                   "cpus_requested": "", "cpus_allowed_list": null, "config": null, "threads_at_start": null,
+                   "alive_after_load": null, "exit_code": null, "exit_signal": null, "needed_sigkill": false, "stderr_tail": []},
+        "clients": [], "server_samples": [], "metrics": {}
+    }))
+    .expect("the fixture's c12 trial matches TrialRecord");
+    t.metrics
+        .insert("c12.spawn.spawn_non_send_compiles".into(), 0.0);
+    t.metrics
+        .insert("c12.local_set.local_set_runs_non_send".into(), 1.0);
     t.micro_document = Some(doc);
     t
 }
@@ -553,10 +610,10 @@ pub fn write_run(dir: &Path, tweak: impl Fn(&mut TrialRecord)) -> PathBuf {
         }
     }
     for (mi, m) in p.micro.iter().enumerate() {
-        for r in 1..=p.defaults.repeats {
-            for lang in crate::profile::MICRO_LANGUAGES {
+        for r in 1..=m.repeats.unwrap_or(p.defaults.repeats) {
+            for lang in m.languages() {
                 seed += 1;
-                let mut t = micro_trial(&m.id, &m.claims, lang, r, seed + mi as u64);
+                let mut t = micro_trial(m, &lang, r, seed + mi as u64);
                 tweak(&mut t);
                 results::write_json(&run.trial(&t.trial_id), &t).expect("write trial");
                 trials.push(t);

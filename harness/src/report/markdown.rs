@@ -7,7 +7,7 @@ use std::path::Path;
 
 pub struct Markdown;
 
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#') {

@@ -112,6 +112,11 @@ pub fn key_numbers(c: &ClaimResult) -> Vec<String> {
             out.push(format!("{}: not measured in this run", k.name));
             continue;
         }
+        let not_run = if k.not_run.is_empty() {
+            String::new()
+        } else {
+            format!(" (not run here: {})", k.not_run.join(", "))
+        };
         let with_values: Vec<&Condition> =
             k.conditions.iter().filter(|c| c.value.is_some()).collect();
         if with_values.is_empty() {
@@ -126,7 +131,7 @@ pub fn key_numbers(c: &ClaimResult) -> Vec<String> {
                 Some(c) => format!("{}: {} ({})", k.name, k.verdict, c.reason),
                 None => format!("{}: no data", k.name),
             };
-            out.push(line);
+            out.push(format!("{line}{not_run}"));
             continue;
         }
         let shown: Vec<String> = with_values
@@ -145,7 +150,7 @@ pub fn key_numbers(c: &ClaimResult) -> Vec<String> {
         } else {
             String::new()
         };
-        out.push(format!("{}: {}{more}", k.name, shown.join("; ")));
+        out.push(format!("{}: {}{more}{not_run}", k.name, shown.join("; ")));
     }
     out
 }
@@ -158,11 +163,37 @@ fn pct(x: f64) -> String {
     format!("{:.1} %", x * 100.0).replace(".0 %", " %")
 }
 
-/// The interval's coverage in words.
-fn coverage(v: &verdict::Value) -> String {
+/// The interval's coverage in words: real for a median's order-statistic
+/// interval; for a bootstrap interval the nominal level and what is really
+/// guaranteed with these repeats (`stats::bootstrap_coverage`).
+fn coverage(v: &verdict::Value, sides: &[verdict::Side]) -> String {
     match v.kind {
-        "median" => format!("{} (order statistics, real coverage)", pct(v.confidence)),
-        _ => format!("{} bootstrap (nominal)", pct(v.confidence)),
+        "median" => match sides.first().map(|s| s.estimate.n).unwrap_or(0) {
+            n if n < 2 => "none: one repeat, a single value".to_string(),
+            n => format!(
+                "{} (order statistics over {n} repeats: real coverage)",
+                pct(v.confidence)
+            ),
+        },
+        _ => {
+            let (na, nb) = (
+                sides.first().map(|s| s.estimate.n).unwrap_or(0),
+                sides.get(1).map(|s| s.estimate.n).unwrap_or(0),
+            );
+            let c = crate::stats::bootstrap_coverage(na, nb, v.confidence);
+            match c.at_least {
+                Some(at_least) => format!(
+                    "bootstrap, nominal {}; {na} vs {nb} repeats: the extreme-{} span, real coverage ≥ {} (exact value unknown)",
+                    pct(v.confidence),
+                    v.kind,
+                    pct(at_least)
+                ),
+                None => format!(
+                    "bootstrap, nominal {} ({na} vs {nb} repeats; real coverage may be lower)",
+                    pct(v.confidence)
+                ),
+            }
+        }
     }
 }
 
@@ -191,7 +222,7 @@ fn condition_rows(k: &CheckResult) -> Vec<Vec<Line>> {
             let (value, cov, p) = match &c.value {
                 Some(v) => (
                     v.text(),
-                    coverage(v),
+                    coverage(v, &c.sides),
                     v.p_value
                         .map(|p| {
                             format!(
@@ -267,15 +298,11 @@ pub fn build(
         plain(format!("Run {run_name}, profile ")),
         Inline::Strong(s.profile.clone()),
         plain(format!(
-            ", {}; {} trials ok, {} invalid, {} failed. Every verdict below is computed from these measurements by the rule shown next to it (harness/claims.toml); none is written by hand. Intervals are for the median over repeats, each with its real coverage ({}).",
+            ", {}; {} trials ok, {} invalid, {} failed. Every verdict below is computed from these measurements by the rule shown next to it (harness/claims.toml); none is written by hand. Every interval is labelled with its real coverage, which with few repeats is below 95 % (see under the verdict table and Method).",
             status,
             s.trials.ok,
             s.trials.invalid,
             s.trials.failed,
-            match profile_repeats(run) {
-                Some(n) => format!("this profile runs {n} repeats: a median's interval then covers it with {}", pct(order_stat_coverage(n))),
-                None => "stated with each number".into(),
-            }
         )),
     ]));
 
@@ -286,10 +313,14 @@ pub fn build(
         id: "verdicts".into(),
     });
     let fig_names: Vec<&str> = figures.iter().map(|f| f.name.as_str()).collect();
+    let compile = compile_tests(run);
     let rows = claims
         .iter()
         .map(|c| {
-            let nums = key_numbers(c);
+            let mut nums = key_numbers(c);
+            if c.facts.iter().any(|f| f == "compile-test") && !compile.is_empty() {
+                nums = compile.iter().map(CompileTest::summary).collect();
+            }
             let plot = c.plots.iter().find(|p| fig_names.contains(&p.as_str()));
             vec![
                 vec![Inline::Link(
@@ -313,14 +344,18 @@ pub fn build(
         head: vec![
             "claim".into(),
             "verdict".into(),
-            "key numbers (median ratio or value [interval])".into(),
+            "key numbers: ratio, difference or median [interval; its coverage: see below the table]".into(),
             "plot".into(),
         ],
         rows,
     });
     b.push(Block::Para(text(
-        "supported / refuted: every condition the claim's checks cover came out the same way; mixed: supported in some conditions and refuted in others (named in its section); inconclusive: an interval straddles a threshold, a trial was invalid or failed, or the run did not measure it.",
+        "supported / refuted: every condition the claim's checks cover came out the same way; mixed: supported in some conditions and refuted in others (named in its section); inconclusive: an interval straddles a threshold, a trial was invalid or failed, or the run did not measure it. Scenarios a check names but this profile did not run are listed with its verdict.",
     )));
+    b.push(Block::Para(text(interval_note(
+        profile_repeats(run),
+        s.confidence_level,
+    ))));
 
     // ---- one section per claim
     let mut shown: Vec<String> = Vec::new();
@@ -351,6 +386,7 @@ pub fn build(
             note.extend(rich(n));
             b.push(Block::Para(note));
         }
+        b.extend(fact_blocks(run, c));
         for k in &c.checks {
             let tag = if k.informational {
                 " (informational: not counted in the verdict)"
@@ -561,6 +597,44 @@ pub fn build(
     }
 }
 
+/// What the intervals of this report are and what they cover, for `n`
+/// repeats (the profile's default) — the same words in the introduction,
+/// under the verdict table and in the method section.
+pub fn interval_note(n: Option<usize>, nominal: f64) -> String {
+    let Some(n) = n else {
+        return format!(
+            "Intervals: a single median comes with its order-statistic interval and that interval's real coverage; a ratio or difference of medians with a percentile-bootstrap interval at a nominal {} (its real coverage with few repeats is lower; each table states it).",
+            pct(nominal)
+        );
+    };
+    let single = if order_stat_coverage(n) < nominal {
+        format!(
+            "a single median (threshold checks, bar whiskers, interval lines) comes with its order-statistic interval — with {n} repeats that is min..max, whose real coverage is {}, not {}",
+            pct(order_stat_coverage(n)),
+            pct(nominal)
+        )
+    } else {
+        format!(
+            "a single median (threshold checks, bar whiskers, interval lines) comes with the narrowest order-statistic interval covering at least {} — with {n} repeats its real coverage is {}",
+            pct(nominal),
+            pct(order_stat_coverage(n))
+        )
+    };
+    let b = crate::stats::bootstrap_coverage(n, n, nominal);
+    let ratio = match b.at_least {
+        Some(c) => format!(
+            "a ratio or difference of two medians comes with a percentile-bootstrap interval (2,000 resamples, fixed seed) at a nominal {}; with {n} repeats per side the resamples hit the extremes so often that this interval is the span of the extreme ratios (min of one side against max of the other), and its real coverage is only known to be at least {} (the chance that both medians lie inside their samples' min..max)",
+            pct(nominal),
+            pct(c)
+        ),
+        None => format!(
+            "a ratio or difference of two medians comes with a percentile-bootstrap interval (2,000 resamples, fixed seed) at a nominal {}; with {n} repeats per side its real coverage is somewhat below nominal",
+            pct(nominal)
+        ),
+    };
+    format!("Intervals: {single}; {ratio}.")
+}
+
 /// The profile's default repeat count.
 fn profile_repeats(run: &RunData) -> Option<usize> {
     run.profile
@@ -616,10 +690,380 @@ fn method(run: &RunData, b: &mut Vec<Block>) {
             g("warmup_s").map(units::sig).unwrap_or_else(|| "a short".into()),
             g("duration_s").map(units::sig).unwrap_or_else(|| "short".into())
         )),
-        text("Statistics (benchstat's). Per metric and variant: the median over valid repeats and a distribution-free interval from order statistics, reported with its real coverage (3 repeats: min..max, 75 %; 6 repeats: 96.9 %). Between variants: the ratio of medians with a 95 % percentile-bootstrap interval (2,000 resamples, fixed seed) and a two-sided Mann-Whitney U p-value; with 3 vs 3 repeats no p-value can go below 0.1, which the tables say. Invalid and failed trials are kept and listed, never used as valid."),
+        text(format!("Statistics (benchstat's). Per metric and variant: the median over valid repeats and a distribution-free interval from order statistics, reported with its real coverage (3 repeats: min..max, 75 %; 6 repeats: min..max, 96.9 %; never rounded up to 95 %). Between variants: the ratio (or difference) of medians with a percentile-bootstrap interval at a nominal 95 % (2,000 resamples, fixed seed) and a two-sided Mann-Whitney U p-value; with 3 vs 3 repeats no p-value can go below 0.1, which the tables say. {} Invalid and failed trials are kept and listed, never used as valid.", interval_note(g("repeats").map(|x| x as usize), run.summary.confidence_level))),
         text("Verdicts. Each claim's checks are data in harness/claims.toml: which scenarios and metrics, and the regions its interval must lie in to support or refute the claim. The whole interval must lie in a region; otherwise the check is inconclusive. The rule is printed next to every verdict."),
         text("Fairness. Both servers speak the same protocol bytes with the same buffer sizes (16 KiB), TCP_NODELAY, the same SHA-256 chain for CPU work, the same worker count, and a correctness probe checks each before load. Each is written the way its practitioners write it: a goroutine per connection in Go; a task per connection in tokio, with every offloading strategy (spawn_blocking, block_in_place, rayon, tokio::fs) side by side as separate variants."),
     ]));
+}
+
+// ------------------------------------------------------- facts of the run
+
+/// A key of the configuration a program recorded (a server's config line,
+/// a microbenchmark's `env`), as text.
+fn config_value(cfg: &serde_json::Value, key: &str) -> Option<String> {
+    let v = cfg.get(key).filter(|v| !v.is_null())?;
+    Some(
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string()),
+    )
+}
+
+/// The program a trial ran and whether it is Go: network servers from
+/// their config line's `server`, microbenchmarks from their binary.
+fn program_of(t: &crate::trial::TrialRecord) -> Option<(String, bool)> {
+    let cfg = t.server.config.as_ref()?;
+    let bin = Path::new(&t.server.binary)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| t.server.binary.clone());
+    if t.micro_document.is_some() {
+        return Some((bin, t.language == crate::profile::Language::Go));
+    }
+    match cfg.get("server").and_then(|v| v.as_str()) {
+        Some("go") => Some((
+            if bin.is_empty() {
+                "go-server".into()
+            } else {
+                bin
+            },
+            true,
+        )),
+        Some("rust") => Some((
+            if bin.is_empty() {
+                "rust-server".into()
+            } else {
+                bin
+            },
+            false,
+        )),
+        _ => None,
+    }
+}
+
+/// One configuration key over every trial of the programs of one language:
+/// "go-server 10000 (every trial); go-micro 10000 (every trial)", with the
+/// scenarios named where a program's value differs between them.
+fn config_over_trials(run: &RunData, go: bool, key: &str, unit: &str) -> Option<String> {
+    use std::collections::BTreeMap;
+    // program -> value -> scenarios
+    let mut seen: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for t in &run.trials {
+        let Some((program, is_go)) = program_of(t) else {
+            continue;
+        };
+        if is_go != go {
+            continue;
+        }
+        let cfg = t.server.config.as_ref().expect("program_of checked");
+        let value = config_value(cfg, key)
+            .map(|v| format!("{v}{unit}"))
+            .unwrap_or_else(|| "not recorded".into());
+        let scenarios = seen.entry(program).or_default().entry(value).or_default();
+        if !scenarios.contains(&t.scenario) {
+            scenarios.push(t.scenario.clone());
+        }
+    }
+    seen.retain(|_, values| values.keys().any(|v| v != "not recorded"));
+    if seen.is_empty() {
+        return None;
+    }
+    Some(
+        seen.iter()
+            .map(|(program, values)| {
+                if values.len() == 1 {
+                    let v = values.keys().next().expect("one value");
+                    format!("{program} {v} (every trial)")
+                } else {
+                    let parts: Vec<String> = values
+                        .iter()
+                        .map(|(v, sc)| format!("{v} ({})", sc.join(", ")))
+                        .collect();
+                    format!("{program} {}", parts.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// Go's OS-thread limit (debug.SetMaxThreads) and tokio's blocking-pool
+/// limit and keep-alive, as the servers' config lines and the
+/// microbenchmarks' `env` recorded them: (label, value) rows.
+pub fn thread_limits(run: &RunData) -> Vec<(String, String)> {
+    let none = || "not recorded by any program in this run".to_string();
+    vec![
+        (
+            "Go thread limit (debug.SetMaxThreads: max_threads)".into(),
+            config_over_trials(run, true, "max_threads", "").unwrap_or_else(none),
+        ),
+        (
+            "tokio blocking-pool limit (max_blocking_threads)".into(),
+            config_over_trials(run, false, "max_blocking_threads", "").unwrap_or_else(none),
+        ),
+        (
+            "tokio blocking-thread keep-alive (blocking_keep_alive_ms)".into(),
+            config_over_trials(run, false, "blocking_keep_alive_ms", " ms").unwrap_or_else(none),
+        ),
+    ]
+}
+
+/// The outcome of one C12 compile-probe trial, from its `micro_document`
+/// (written by `micro::c12`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompileTest {
+    pub trial_id: String,
+    pub status: Status,
+    pub problems: Vec<String>,
+    pub spawn_source: String,
+    /// None when the trial recorded no outcome (it failed before).
+    pub spawn_compiles: Option<bool>,
+    /// The compiler's `error[...]` line.
+    pub compiler_error: String,
+    pub local_source: String,
+    pub local_runs: Option<bool>,
+    pub local_output: String,
+    pub local_stderr: String,
+}
+
+/// Every C12 compile-probe trial of the run, in trial order.
+pub fn compile_tests(run: &RunData) -> Vec<CompileTest> {
+    let s =
+        |v: Option<&serde_json::Value>| v.and_then(|x| x.as_str()).unwrap_or_default().to_string();
+    run.trials
+        .iter()
+        .filter(|t| {
+            t.micro_document
+                .as_ref()
+                .and_then(|d| d.get("bench"))
+                .and_then(|b| b.as_str())
+                == Some("c12")
+                || (t.micro_document.is_none() && t.server.binary == "cargo")
+        })
+        .map(|t| {
+            let d = t.micro_document.as_ref();
+            let spawn = d.and_then(|d| d.get("spawn_rc"));
+            let local = d.and_then(|d| d.get("local_set"));
+            CompileTest {
+                trial_id: t.trial_id.clone(),
+                status: t.status,
+                problems: t.problems.clone(),
+                spawn_source: s(spawn.and_then(|x| x.get("source"))),
+                spawn_compiles: spawn
+                    .and_then(|x| x.get("compiles"))
+                    .and_then(|x| x.as_bool()),
+                compiler_error: s(spawn.and_then(|x| x.get("compiler_error"))),
+                local_source: s(local.and_then(|x| x.get("source"))),
+                local_runs: local.and_then(|x| x.get("runs")).and_then(|x| x.as_bool()),
+                local_output: s(local.and_then(|x| x.get("output"))),
+                local_stderr: s(local.and_then(|x| x.get("stderr_tail"))),
+            }
+        })
+        .collect()
+}
+
+impl CompileTest {
+    /// One line for the verdict table.
+    pub fn summary(&self) -> String {
+        let spawn = match self.spawn_compiles {
+            Some(false) if !self.compiler_error.is_empty() => {
+                format!("does not compile ({})", self.compiler_error)
+            }
+            Some(false) => "does not compile".to_string(),
+            Some(true) => "compiles".to_string(),
+            None => "no outcome recorded".to_string(),
+        };
+        let local = match self.local_runs {
+            Some(true) => format!("built and ran (printed {})", self.local_output),
+            Some(false) => "did not build or run".to_string(),
+            None => "no outcome recorded".to_string(),
+        };
+        format!(
+            "compile test {}: tokio::spawn of an Rc-holding future {spawn}; the same future under LocalSet::spawn_local {local}",
+            self.trial_id
+        )
+    }
+
+    fn blocks(&self) -> Vec<Line> {
+        let src = |x: &str, default: &str| {
+            if x.is_empty() {
+                default.to_string()
+            } else {
+                x.to_string()
+            }
+        };
+        let mut spawn = vec![
+            Inline::Code(src(&self.spawn_source, "rust/micro/c12/spawn_rc.rs")),
+            plain(" — "),
+            Inline::Code("tokio::spawn".into()),
+            plain(" of a future holding an "),
+            Inline::Code("Rc".into()),
+            plain(" across an "),
+            Inline::Code(".await".into()),
+            plain(": "),
+        ];
+        match self.spawn_compiles {
+            Some(false) => {
+                spawn.push(Inline::Strong("did not compile".into()));
+                if self.compiler_error.is_empty() {
+                    spawn.push(plain(" (no error[...] line recorded)"));
+                } else {
+                    spawn.push(plain("; the compiler said "));
+                    spawn.push(Inline::Code(self.compiler_error.clone()));
+                }
+            }
+            Some(true) => spawn.push(Inline::Strong("compiled".into())),
+            None => spawn.push(plain("no outcome recorded")),
+        }
+        spawn.push(plain(format!(" (trial {}).", self.trial_id)));
+        let mut local = vec![
+            Inline::Code(src(&self.local_source, "rust/micro/c12/local_set.rs")),
+            plain(" — the same future under "),
+            Inline::Code("LocalSet::spawn_local".into()),
+            plain(": "),
+        ];
+        match self.local_runs {
+            Some(true) => {
+                local.push(Inline::Strong("compiled and ran".into()));
+                local.push(plain(format!(
+                    ", printing {} as expected.",
+                    self.local_output
+                )));
+            }
+            Some(false) => {
+                local.push(Inline::Strong("did not compile or did not run".into()));
+                local.push(plain(if self.local_stderr.is_empty() {
+                    ".".to_string()
+                } else {
+                    format!(" (cargo's last line: {}).", self.local_stderr)
+                }));
+            }
+            None => local.push(plain("no outcome recorded.")),
+        }
+        let mut out = vec![spawn, local];
+        if self.status != Status::Ok {
+            out.push(text(format!(
+                "The trial is {}: {}",
+                if self.status == Status::Invalid {
+                    "invalid"
+                } else {
+                    "failed"
+                },
+                self.problems.join("; ")
+            )));
+        }
+        out
+    }
+}
+
+/// The C12 section's account of the compile test.
+fn compile_test_blocks(run: &RunData) -> Vec<Block> {
+    let tests = compile_tests(run);
+    let mut b = vec![Block::Para(vec![Inline::Strong(
+        "The compile test (what the compiler said in this run): ".into(),
+    )])];
+    if tests.is_empty() {
+        b.push(Block::Para(text(
+            "Not run in this run: the profile has no c12 microbenchmark.",
+        )));
+    } else {
+        b.push(Block::Bullets(
+            tests.iter().flat_map(|t| t.blocks()).collect(),
+        ));
+    }
+    b.push(Block::Para(vec![
+        plain("The test suite checks the same facts: "),
+        Inline::Code("cargo test -p rtc-micro --test c12_send".into()),
+        plain(" (rust/micro/tests/c12_send.rs: the trybuild compile-fail case rust/micro/tests/ui/spawn_rc_fails.rs, whose expected compiler output is checked in as rust/micro/tests/ui/spawn_rc_fails.stderr, and a test that runs the future with spawn_local). "),
+        Inline::Code("make test".into()),
+        plain(" runs it; a harness run does not, so its result is not part of this report — the probes above are."),
+    ]));
+    b
+}
+
+/// The microbenchmarks' arguments as run, for the claim's scenarios:
+/// "micro-spawn: spawn --n 100000 --repeats 3 (go-micro, rust-micro)".
+pub fn micro_parameters(run: &RunData, scenarios: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for sc in scenarios {
+        let mut by_args: Vec<(String, Vec<String>)> = Vec::new();
+        for t in run.trials.iter().filter(|t| {
+            &t.scenario == sc && t.micro_document.is_some() && t.server.binary != "cargo"
+        }) {
+            let mut args = Vec::new();
+            let mut it = t.server.args.iter();
+            while let Some(a) = it.next() {
+                if a == "--json" {
+                    it.next();
+                } else {
+                    args.push(a.clone());
+                }
+            }
+            let args = args.join(" ");
+            match by_args.iter_mut().find(|(a, _)| *a == args) {
+                Some((_, programs)) => {
+                    if !programs.contains(&t.server.binary) {
+                        programs.push(t.server.binary.clone());
+                    }
+                }
+                None => by_args.push((args, vec![t.server.binary.clone()])),
+            }
+        }
+        for (args, programs) in by_args {
+            out.push(format!("{sc}: {args} ({})", programs.join(", ")));
+        }
+    }
+    out
+}
+
+/// The facts a claim asks for (`facts` in claims.toml), as blocks.
+fn fact_blocks(run: &RunData, c: &ClaimResult) -> Vec<Block> {
+    let mut b = Vec::new();
+    for f in &c.facts {
+        match f.as_str() {
+            "thread-limits" => {
+                let mut line = vec![Inline::Strong(
+                    "Thread limits in this run (as each program recorded them): ".into(),
+                )];
+                line.push(plain(
+                    thread_limits(run)
+                        .iter()
+                        .map(|(l, v)| format!("{l}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(". "),
+                ));
+                line.push(plain("."));
+                b.push(Block::Para(line));
+            }
+            "compile-test" => b.extend(compile_test_blocks(run)),
+            "parameters" => {
+                let mut scenarios: Vec<String> = Vec::new();
+                for k in &c.checks {
+                    for cond in &k.conditions {
+                        if !scenarios.contains(&cond.scenario) {
+                            scenarios.push(cond.scenario.clone());
+                        }
+                    }
+                }
+                let params = micro_parameters(run, &scenarios);
+                if !params.is_empty() {
+                    let mut line = vec![Inline::Strong(
+                        "Microbenchmark parameters in this run: ".into(),
+                    )];
+                    for (i, p) in params.iter().enumerate() {
+                        if i > 0 {
+                            line.push(plain("; "));
+                        }
+                        line.push(Inline::Code(p.clone()));
+                    }
+                    line.push(plain("."));
+                    b.push(Block::Para(line));
+                }
+            }
+            _ => {}
+        }
+    }
+    b
 }
 
 fn environment(run: &RunData, b: &mut Vec<Block>) {
@@ -671,6 +1115,8 @@ fn environment(run: &RunData, b: &mut Vec<Block>) {
                 "rustc_version",
                 "workers",
                 "gomaxprocs",
+                "max_threads",
+                "max_blocking_threads",
             ]
             .iter()
             .filter_map(|k| {
@@ -689,6 +1135,10 @@ fn environment(run: &RunData, b: &mut Vec<Block>) {
                 text(fields.join(", ")),
             ]);
         }
+    }
+    // Issue 6: the runtimes' thread limits are reported with the results.
+    for (label, value) in thread_limits(run) {
+        rows.push(vec![text(label), text(value)]);
     }
     if let Some(w) = run
         .meta
@@ -725,7 +1175,7 @@ fn caveats(run: &RunData, claims: &[ClaimResult], b: &mut Vec<Block>) {
         .and_then(|s| rtc_common::affinity::parse_cpu_list(&s).ok())
         .map(|v| v.len());
     if server_cpus.is_none_or(|n| n <= 1) {
-        items.push(text("The server had one CPU, so one tokio worker and GOMAXPROCS=1. What needs several cores cannot show here: tokio's work stealing between workers, Go handing a P to another idle P, parallel speed-up, and contention between workers. A blocked worker stalls everything on a one-worker server; with more workers the same code would stall only that worker's tasks (until stolen)."));
+        items.push(text("The server had one CPU, so one tokio worker and GOMAXPROCS=1. What needs several cores cannot show here: tokio's work stealing between workers, Go handing a P to another idle P, parallel speed-up, and contention between workers. On a one-worker server a blocked worker has no other worker to take its tasks; what a stall does with several workers (where tokio's documentation says other workers can steal queued tasks) is not measured by a one-CPU run."));
     }
     items.push(text("The load generator, the harness and its /proc sampler share the other CPU. The send-lag plot shows whether the generator kept its schedule; an open-loop run that fell behind is invalid, but a closed-loop run at saturation may be limited by the client as much as by the server (the generator flags that as client_bound)."));
     let (bad, total) = (
@@ -747,8 +1197,12 @@ fn caveats(run: &RunData, claims: &[ClaimResult], b: &mut Vec<Block>) {
         let cov = order_stat_coverage(n);
         if cov < 0.95 {
             items.push(text(format!(
-                "Few repeats: with {n} valid repeats the interval of a median covers it with {} only, a ratio's bootstrap interval rests on {n} values per side, and the Mann-Whitney test cannot reach p < 0.05. Verdicts of this run are provisional; `make compare PROFILE=full` runs 6 repeats (96.9 %).",
-                pct(cov)
+                "Few repeats: with {n} valid repeats the interval of a median covers it with {} only, a ratio's bootstrap interval rests on {n} values per side (nominal 95 %, real coverage {}), and the Mann-Whitney test cannot reach p < 0.05. Verdicts of this run are provisional; `make compare PROFILE=full` runs 6 repeats (96.9 %).",
+                pct(cov),
+                match crate::stats::bootstrap_coverage(n, n, run.summary.confidence_level).at_least {
+                    Some(c) => format!("known only to be at least {}", pct(c)),
+                    None => "below nominal".into(),
+                }
             )));
         }
     }
@@ -784,6 +1238,32 @@ mod tests {
             .to_path_buf()
     }
 
+    /// The text of the section whose heading starts with `start`, up to the
+    /// next heading of the same level.
+    fn section(md: &str, start: &str) -> String {
+        let head = format!("## {start}");
+        let i = md
+            .lines()
+            .position(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("no section {start}"));
+        md.lines()
+            .skip(i + 1)
+            .take_while(|l| !l.starts_with("## "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn fixture_profile() -> (crate::profile::Profile, ()) {
+        let root = root();
+        let vtext = std::fs::read_to_string(root.join("harness/variants.toml")).unwrap();
+        let variants = crate::profile::parse_variants(Path::new("variants.toml"), &vtext).unwrap();
+        (
+            crate::profile::parse_profile(Path::new("fixture.toml"), fixture::PROFILE, &variants)
+                .unwrap(),
+            (),
+        )
+    }
+
     fn scratch(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("rtc-report-{name}-{}", std::process::id()))
     }
@@ -799,23 +1279,46 @@ mod tests {
         assert!(out.problems.is_empty(), "{:?}", out.problems);
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
         let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-        // Every claim has a verdict row and a section.
+        // Every claim has a verdict row linking to its section, and the
+        // section's heading (and each check's) is in both files.
         for c in &out.claims {
+            let heading = format!("{} — {}", c.id, c.title);
+            let md_heading = format!(
+                "<a id=\"{}\"></a>\n## {}\n",
+                claim_anchor(c),
+                markdown::esc(&heading)
+            );
+            assert!(md.contains(&md_heading), "report.md lacks {md_heading:?}");
             assert!(
-                html.contains(&format!("id=\"{}\"", claim_anchor(c))),
-                "{}",
+                md.contains(&format!("(#{})", claim_anchor(c))),
+                "report.md's verdict table does not link to {}",
                 c.id
             );
-            assert!(
-                md.contains(&format!("{} {}", c.id, c.title).replace('\'', "'"))
-                    || md.contains(&c.id),
-                "{}",
-                c.id
+            let html_heading = format!(
+                "<h2 id=\"{}\">{}</h2>",
+                claim_anchor(c),
+                html::esc(&heading)
             );
+            assert!(
+                html.contains(&html_heading),
+                "report.html lacks {html_heading:?}"
+            );
+            for k in &c.checks {
+                let id = anchor(&format!("{} {}", c.id, k.name));
+                assert!(
+                    md.contains(&format!(
+                        "<a id=\"{id}\"></a>\n### {}",
+                        markdown::esc(&format!("{}: {}", c.id, k.name))
+                    )),
+                    "report.md lacks the section of check {} {}",
+                    c.id,
+                    k.name
+                );
+            }
         }
-        // The fixture measures C1, C3-C8; the micro claims are not measured.
+        // The fixture measures C1, C3-C8 and C12; C9 and C11 are not measured.
         let by_id = |id: &str| out.claims.iter().find(|c| c.id == id).unwrap();
-        for id in ["C9", "C11", "C12"] {
+        for id in ["C9", "C11"] {
             assert!(
                 by_id(id).not_measured && by_id(id).verdict == Verdict::Inconclusive,
                 "{id}"
@@ -833,6 +1336,97 @@ mod tests {
             by_id("C6").checks[0].reason
         );
         assert!(!by_id("C1").not_measured);
+        // C12 cites the compile probes' outcome and the test that checks it.
+        assert_eq!(
+            by_id("C12").verdict,
+            Verdict::Refuted,
+            "{}",
+            by_id("C12").reason
+        );
+        let c12 = section(&md, "C12");
+        for want in [
+            "did not compile",
+            "error[E0277]: 'Rc<u64>' cannot be sent between threads safely",
+            "compiled and ran",
+            "rust/micro/tests/c12\\_send.rs",
+            "spawn\\_rc\\_fails.rs",
+        ] {
+            assert!(c12.contains(want), "C12 section lacks {want:?}:\n{c12}");
+        }
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| [C12 "))
+            .expect("C12's verdict row");
+        assert!(
+            row.contains("does not compile") && row.contains("E0277"),
+            "{row}"
+        );
+        // Thread limits: in the environment and with C7, for servers and microbenchmarks.
+        let env = section(&md, "Environment");
+        for want in [
+            "go-server 10000 (every trial)",
+            "go-micro 10000 (every trial)",
+            "rust-server 512 (every trial)",
+            "rust-micro 512 (every trial)",
+            "rust-micro 10000 ms (every trial)",
+        ] {
+            assert!(env.contains(want), "Environment lacks {want:?}:\n{env}");
+        }
+        let c7 = section(&md, "C7");
+        assert!(
+            c7.contains("Thread limits in this run")
+                && c7.contains("debug.SetMaxThreads")
+                && c7.contains("go-micro 10000")
+                && c7.contains("rust-server 512"),
+            "{c7}"
+        );
+        // Parameters as run: the idle period of the burst.
+        assert!(
+            c7.contains("blocking-burst --n 1000 --ms 50 --idle 11"),
+            "{c7}"
+        );
+        // C7's network checks name the scenario... and the fixture has both.
+        // C1 lists scenarios the fixture does not run: its verdict says which.
+        let c1 = section(&md, "C1");
+        assert!(
+            c1.contains("not run in this profile: echo-cap-16k, echo-cap-64b-1k"),
+            "{c1}"
+        );
+        // Intervals are labelled with their real coverage.
+        assert!(
+            md.contains("whose real coverage is 75 %, not 95 %"),
+            "intro/method"
+        );
+        assert!(md.contains("at least 56.2 %"), "bootstrap bound");
+        for f in out.figures.iter().filter(|f| f.kind == "bars") {
+            assert!(
+                f.caption.contains("75 %") && f.caption.contains("min..max"),
+                "{}: {}",
+                f.name,
+                f.caption
+            );
+        }
+        // The fixture's metrics come from the real metrics::derive: every
+        // check names a metric its scenarios really have.
+        for c in &out.claims {
+            for k in &c.checks {
+                for cond in &k.conditions {
+                    assert!(
+                        !cond.reason.contains("(n/a)"),
+                        "{} {}: {}",
+                        c.id,
+                        k.name,
+                        cond.reason
+                    );
+                }
+            }
+        }
+        // Every plot drawn is one the plot module says it can draw.
+        let (p, _) = fixture_profile();
+        let possible = crate::plots::possible_names(&p);
+        for f in out.figures.iter().filter(|f| f.kind != "trial-timeline") {
+            assert!(possible.contains(&f.name), "{} not in {possible:?}", f.name);
+        }
         // C7 from the blocking-burst microbenchmark: tokio grows and shrinks, Go hands off.
         assert_eq!(
             by_id("C7").verdict,
@@ -926,131 +1520,15 @@ mod tests {
     }
 }
 
-/// The JSON Schemas of schemas/ checked against files a run writes: a small
-/// validator for the keywords those schemas use (type, required,
-/// properties, additionalProperties, items, $ref, anyOf, allOf, enum, const).
+/// The JSON Schemas of schemas/ checked against files a run writes, with
+/// the validator in `crate::schema_check`.
 #[cfg(test)]
 mod schema_tests {
-    use serde_json::Value;
-    use std::path::{Path, PathBuf};
+    use crate::schema_check::{check, check_run};
+    use std::path::Path;
 
-    fn type_ok(t: &str, v: &Value) -> bool {
-        match t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "number" => v.is_number(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "boolean" => v.is_boolean(),
-            "null" => v.is_null(),
-            _ => false,
-        }
-    }
-
-    pub fn check(schema: &Value, v: &Value, root: &Value, path: &str, errs: &mut Vec<String>) {
-        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            let name = r.trim_start_matches("#/$defs/");
-            check(&root["$defs"][name], v, root, path, errs);
-        }
-        if let Some(t) = schema.get("type") {
-            let ok = match t {
-                Value::String(s) => type_ok(s, v),
-                Value::Array(a) => a.iter().filter_map(Value::as_str).any(|s| type_ok(s, v)),
-                _ => true,
-            };
-            if !ok {
-                errs.push(format!("{path}: {v} is not of type {t}"));
-                return;
-            }
-        }
-        if let Some(c) = schema.get("const")
-            && c != v
-        {
-            errs.push(format!("{path}: {v} is not {c}"));
-        }
-        if let Some(Value::Array(e)) = schema.get("enum")
-            && !e.contains(v)
-        {
-            errs.push(format!("{path}: {v} not in {e:?}"));
-        }
-        if let Some(Value::Array(all)) = schema.get("allOf") {
-            for s in all {
-                check(s, v, root, path, errs);
-            }
-        }
-        if let Some(Value::Array(any)) = schema.get("anyOf") {
-            let ok = any.iter().any(|s| {
-                let mut e = Vec::new();
-                check(s, v, root, path, &mut e);
-                e.is_empty()
-            });
-            if !ok {
-                errs.push(format!("{path}: matches none of anyOf"));
-            }
-        }
-        if let Value::Object(obj) = v {
-            for k in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !obj.contains_key(k) {
-                    errs.push(format!("{path}: required key {k:?} missing"));
-                }
-            }
-            let props = schema.get("properties").and_then(Value::as_object);
-            for (k, x) in obj {
-                match props.and_then(|p| p.get(k)) {
-                    Some(s) => check(s, x, root, &format!("{path}.{k}"), errs),
-                    None => {
-                        if let Some(ap) =
-                            schema.get("additionalProperties").filter(|a| a.is_object())
-                        {
-                            check(ap, x, root, &format!("{path}.{k}"), errs);
-                        }
-                    }
-                }
-            }
-        }
-        if let (Value::Array(a), Some(items)) = (v, schema.get("items")) {
-            for (i, x) in a.iter().enumerate() {
-                check(items, x, root, &format!("{path}[{i}]"), errs);
-            }
-        }
-    }
-
-    fn schema(name: &str) -> Value {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .join("schemas")
-            .join(name);
-        serde_json::from_slice(
-            &std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-        )
-        .unwrap()
-    }
-
-    /// Checks a run directory's meta.json, summary.json and trial files.
-    pub fn check_run(dir: &Path) -> Vec<String> {
-        let mut errs = Vec::new();
-        let read =
-            |p: PathBuf| -> Value { serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap() };
-        for (file, sch) in [
-            ("meta.json", "meta.schema.json"),
-            ("summary.json", "summary.schema.json"),
-        ] {
-            let s = schema(sch);
-            check(&s, &read(dir.join(file)), &s, file, &mut errs);
-        }
-        let s = schema("trial.schema.json");
-        for e in std::fs::read_dir(dir.join("trials")).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            check(&s, &read(e.path()), &s, &name, &mut errs);
-        }
-        errs
+    fn schema(name: &str) -> serde_json::Value {
+        crate::schema_check::schema(name).unwrap()
     }
 
     #[test]

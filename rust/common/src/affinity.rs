@@ -4,39 +4,47 @@
 
 use std::io;
 
-/// Parses "0-3,6,8-9" into a sorted, de-duplicated list of CPU ids.
+/// Parses "0-3,6,8-9" into a sorted, de-duplicated list of CPU ids. Every
+/// id is checked against CPU_SETSIZE before a range is expanded, so a range
+/// like "0-100000000000" is refused at once instead of allocating.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
-    let mut cpus = Vec::new();
+    const LIMIT: usize = libc::CPU_SETSIZE as usize;
+    let mut present = [false; LIMIT];
+    let mut any = false;
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let parse = |x: &str| {
-            x.trim()
+            let cpu = x
+                .trim()
                 .parse::<usize>()
-                .map_err(|_| format!("bad CPU number {x:?} in CPU list {s:?}"))
+                .map_err(|_| format!("bad CPU number {x:?} in CPU list {s:?}"))?;
+            if cpu >= LIMIT {
+                return Err(format!(
+                    "CPU {cpu} in CPU list {s:?} is beyond what the kernel interface allows (at most {})",
+                    LIMIT - 1
+                ));
+            }
+            Ok(cpu)
         };
-        match part.split_once('-') {
+        let (a, b) = match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (parse(a)?, parse(b)?);
                 if a > b {
                     return Err(format!("bad CPU range {part:?} in CPU list {s:?}"));
                 }
-                cpus.extend(a..=b);
+                (a, b)
             }
-            None => cpus.push(parse(part)?),
-        }
+            None => {
+                let a = parse(part)?;
+                (a, a)
+            }
+        };
+        present[a..=b].iter_mut().for_each(|p| *p = true);
+        any = true;
     }
-    if cpus.is_empty() {
+    if !any {
         return Err(format!("empty CPU list {s:?}"));
     }
-    if let Some(&max) = cpus.iter().max()
-        && max >= libc::CPU_SETSIZE as usize
-    {
-        return Err(format!(
-            "CPU {max} is beyond what the kernel interface allows"
-        ));
-    }
-    cpus.sort_unstable();
-    cpus.dedup();
-    Ok(cpus)
+    Ok((0..LIMIT).filter(|&c| present[c]).collect())
 }
 
 /// Formats a CPU list compactly ("0-3,6").
@@ -111,6 +119,19 @@ mod tests {
         assert!(parse_cpu_list("a").is_err());
         assert!(parse_cpu_list("").is_err());
         assert!(parse_cpu_list("99999").is_err());
+        assert_eq!(parse_cpu_list("1023").unwrap(), vec![1023]);
+        assert_eq!(parse_cpu_list("1020-1023").unwrap().len(), 4);
+        // Checked before expanding: no allocation of a hundred billion ids.
+        for huge in ["0-100000000000", "0-18446744073709551615", "1024", "5-1024"] {
+            let e = parse_cpu_list(huge).unwrap_err();
+            assert!(e.contains("beyond what the kernel interface allows"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(
+            parse_cpu_list("0-18446744073709551616")
+                .unwrap_err()
+                .contains("bad CPU number")
+        );
         assert_eq!(format_cpu_list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
         assert_eq!(format_cpu_list(&[4]), "4");
     }

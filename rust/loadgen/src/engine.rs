@@ -1112,12 +1112,17 @@ async fn run_step(ctx: &Rc<Ctx>, cmd: StepCmd) -> (Vec<Recorder>, f64) {
     (recs, cpu.get() as f64 / window_us)
 }
 
-/// Sends every request of this thread's connections on schedule until the
-/// step ends. Due times are absolute (`t0` + computed offset); a late request
-/// keeps its intended time and goes out as soon as possible, never skipped.
+/// Sends every request of this thread's connections on schedule. Due times
+/// are absolute (`t0` + computed offset); a late request keeps its intended
+/// time and goes out as soon as possible, never skipped. No intended time is
+/// at or after the window's end, but a request intended before it and still
+/// unsent there (overdue, or held back by `--max-in-flight` or a reconnect)
+/// is still sent, until `end + --timeout`; whatever is unsent then counts as
+/// a `timeout` error, so every scheduled request is recorded or counted.
 async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
     let cfg = Arc::clone(&ctx.cfg);
     let t = ctx.times.get();
+    let deadline = t.end + cfg.timeout.as_nanos() as u64;
     let n = ctx.conns.len();
     let mut scheds: Vec<Schedule> = ctx
         .conns
@@ -1144,6 +1149,7 @@ async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
         })
         .collect();
     let mut parked: Vec<Option<u64>> = vec![None; n];
+    let mut n_parked = 0usize;
     // Per connection: when it last became able to send after waiting for the
     // cap or a reconnect. A request due earlier waited until then.
     let mut sendable_since: Vec<u64> = vec![0; n];
@@ -1156,7 +1162,7 @@ async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
         }
     };
     for (i, s) in scheds.iter_mut().enumerate() {
-        let due = t.t0 + s.next_due_ns();
+        let due = t.t0.saturating_add(s.next_due_ns());
         if due < t.end {
             schedule(due, ctx.conns[i].plan.class);
             heap.push(Reverse((due, i)));
@@ -1167,13 +1173,16 @@ async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
             let mut w = ctx.wake.borrow_mut();
             for (i, at) in w.drain(..) {
                 if let Some(due) = parked[i].take() {
+                    n_parked -= 1;
                     sendable_since[i] = sendable_since[i].max(at);
                     heap.push(Reverse((due, i)));
                 }
             }
         }
         let mut now = ctx.now();
-        if now >= t.end {
+        // After the end only overdue requests are left (nothing due at or
+        // after it was queued): send them, until all are out or the deadline.
+        if now >= t.end && ((heap.is_empty() && n_parked == 0) || now >= deadline) {
             break;
         }
         let mut sends = 0;
@@ -1196,21 +1205,23 @@ async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
             };
             if blocked {
                 parked[i] = Some(due);
+                n_parked += 1;
                 continue;
             }
             if let Err(k) = send_request(ctx, conn, due, sendable_since[i]) {
                 fail_conn(ctx, conn, k);
             }
             sends += 1;
-            let next = t.t0 + scheds[i].next_due_ns();
+            let next = t.t0.saturating_add(scheds[i].next_due_ns());
             if next < t.end {
                 schedule(next, conn.plan.class);
                 heap.push(Reverse((next, i)));
             }
             now = ctx.now();
         }
-        let next = heap.peek().map_or(t.end, |r| r.0.0).min(t.end);
         let now = ctx.now();
+        let limit = if now < t.end { t.end } else { deadline };
+        let next = heap.peek().map_or(limit, |r| r.0.0).min(limit);
         if next > now + SLEEP_IF_AHEAD_NS {
             tokio::select! {
                 _ = tokio::time::sleep_until(ctx.instant(next - SPIN_MARGIN_NS)) => {}
@@ -1220,15 +1231,40 @@ async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
             tokio::task::yield_now().await;
         }
     }
-    // Requests still due in the window were offered but never sent (their
-    // connection was down or at the cap): they count as scheduled.
+    // Only at the deadline can requests be left: due in the heap, held at a
+    // parked connection, or not yet drawn from a schedule behind those. The
+    // ones intended in the window were offered and never answered: each is
+    // scheduled and a timeout error (so requests_scheduled − requests_sent
+    // of them were never sent). Nothing vanishes from the counts.
+    let mut unsent = vec![0u64; cfg.classes.len()];
+    let mut count = |due: u64, class: usize| {
+        if due >= t.warmup_end && due < t.end {
+            unsent[class] += 1;
+        }
+    };
+    for Reverse((due, i)) in heap.drain() {
+        count(due, ctx.conns[i].plan.class);
+    }
+    for (i, due) in parked.iter().enumerate() {
+        if let Some(due) = *due {
+            count(due, ctx.conns[i].plan.class);
+        }
+    }
     for (i, s) in scheds.iter_mut().enumerate() {
+        let class = ctx.conns[i].plan.class;
         loop {
-            let due = t.t0 + s.next_due_ns();
+            let due = t.t0.saturating_add(s.next_due_ns());
             if due >= t.end {
                 break;
             }
-            schedule(due, ctx.conns[i].plan.class);
+            schedule(due, class);
+            count(due, class);
+        }
+    }
+    let mut recs = ctx.rec.borrow_mut();
+    for (rec, n) in recs.iter_mut().zip(unsent) {
+        if n > 0 {
+            rec.error(ErrorKind::Timeout, n);
         }
     }
 }

@@ -89,6 +89,14 @@ pub fn parse_mix(spec: &str) -> Result<Vec<ClassSpec>, String> {
     if classes.is_empty() {
         return Err("empty mix: give at least one class, e.g. light:weight=1,size=64".into());
     }
+    // Each weight is finite and positive, but their sum can still overflow,
+    // and every class's share (weight / sum) would then be 0 or NaN.
+    let sum: f64 = classes.iter().map(|c| c.weight).sum();
+    if !sum.is_finite() {
+        return Err(format!(
+            "class weights sum to infinity ({sum}); weights are relative, use smaller ones"
+        ));
+    }
     Ok(classes)
 }
 
@@ -270,6 +278,14 @@ mod tests {
             ("a:size=1;a:size=2", "appears twice"),
             ("a:size=1,size=2", "given twice"),
             (";;", "empty mix"),
+            ("a:weight=inf", "weight=inf must be a positive number"),
+            ("a:weight=NaN", "weight=NaN must be a positive number"),
+            ("a:weight=-1", "weight=-1 must be"),
+            ("a:weight=1e309", "weight=1e309 must be"),
+            (
+                "a:weight=1.7e308;b:weight=1.7e308",
+                "class weights sum to infinity",
+            ),
         ];
         for (spec, want) in cases {
             let e = parse_mix(spec).unwrap_err();

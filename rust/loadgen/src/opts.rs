@@ -240,6 +240,46 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A connection's interval between requests may be at most this many times
+/// the warm-up + duration. Beyond that the connection would almost surely
+/// send nothing, and at extreme values (a rate of 1e-300, a weight of 1e-300
+/// next to 1) the due times in nanoseconds overflow.
+pub const MAX_INTERVAL_FACTOR: f64 = 1000.0;
+
+/// Checks that every class's share of `rate` gives finite, representable due
+/// times: each connection of a class sends every `conns / class_rate` seconds.
+pub fn check_pacing(
+    flag: &str,
+    classes: &[ClassSpec],
+    rate: f64,
+    window: Duration,
+) -> Result<(), String> {
+    let sum: f64 = classes.iter().map(|c| c.weight).sum();
+    let limit_s = MAX_INTERVAL_FACTOR * window.as_secs_f64();
+    for c in classes {
+        // The same arithmetic as Config::class_rate.
+        let class_rate = rate * (c.weight / sum);
+        let conns = c.conns.unwrap_or(1) as f64;
+        let interval_s = conns / class_rate;
+        if !(class_rate.is_finite() && class_rate > 0.0 && interval_s <= limit_s) {
+            return Err(format!(
+                "{flag} {}: class {:?} would get {class_rate:.3e} req/s over {conns} \
+                 connection(s), one request per connection every {interval_s:.3e} s, more than \
+                 {MAX_INTERVAL_FACTOR} × the warm-up + duration ({:.3} s); raise the rate or the \
+                 class weight, or use fewer connections",
+                if (1e-3..1e9).contains(&rate) {
+                    format!("{rate}")
+                } else {
+                    format!("{rate:e}")
+                },
+                c.name,
+                window.as_secs_f64()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Validated settings the engine runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -283,7 +323,8 @@ impl Config {
     }
     /// The offered rate of `class` at the total `rate`.
     pub fn class_rate(&self, class: usize, rate: f64) -> f64 {
-        rate * self.classes[class].weight / self.weight_sum()
+        // The share first: rate × weight could overflow for huge weights.
+        rate * (self.classes[class].weight / self.weight_sum())
     }
 }
 
@@ -351,6 +392,10 @@ impl Opts {
             (None, Some(Rates(v))) => (v.clone(), true),
             (None, None) => (Vec::new(), false),
         };
+        let flag = if rate_steps { "--rate-steps" } else { "--rate" };
+        for &rate in &rates {
+            check_pacing(flag, &classes, rate, self.warmup + self.duration).map_err(UsageError)?;
+        }
         Ok(Config {
             addr: self.address,
             echo,
@@ -463,12 +508,65 @@ mod tests {
                 "--address 127.0.0.1:80 --rate 1 --workload work --data-size 10 --mix f:io=file,io_arg=20",
                 "past --data-size",
             ),
+            (
+                "--address 127.0.0.1:80 --rate 1e-300",
+                "--rate 1e-300: class \"echo\" would get",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 5e-324 --conns 1",
+                "more than 1000 × the warm-up + duration",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate-steps 100,1e-200",
+                "--rate-steps 1e-200: class",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 100 --workload work --mix a:weight=1e-300;b:weight=1",
+                "class \"a\" would get",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 100 --workload work --mix a:weight=1e308;b:weight=1e308",
+                "sum to infinity",
+            ),
+            (
+                "--address 127.0.0.1:80 --rate 1 --cpus 0-100000000000",
+                "beyond what the kernel interface allows",
+            ),
         ];
         for (args, want) in cases {
             let e = parse(args).expect_err(args);
             let first = e.lines().next().unwrap_or("");
             assert!(first.contains(want), "{args}: {e}");
         }
+    }
+
+    #[test]
+    fn pacing_bounds_are_checked_against_the_window() {
+        // 10 connections at 0.001 req/s: one request each every 10,000 s;
+        // the limit is 1000 × (1 s warm-up + 10 s) = 11,000 s.
+        assert!(parse("--address 127.0.0.1:80 --rate 0.001").is_ok());
+        let e = parse("--address 127.0.0.1:80 --rate 0.0009").unwrap_err();
+        assert!(e.contains("every 1.111e4 s"), "{e}");
+        assert!(!e.contains('\n'));
+        // Fewer connections make the same rate acceptable.
+        assert!(parse("--address 127.0.0.1:80 --rate 0.0009 --conns 1").is_ok());
+        // A class's own weight and connection count.
+        assert!(
+            parse("--address 127.0.0.1:80 --rate 1 --workload work --mix a:weight=1e-6,conns=1;b")
+                .is_err()
+        );
+        assert!(
+            parse("--address 127.0.0.1:80 --rate 1 --workload work --mix a:weight=1e-2,conns=1;b")
+                .is_ok()
+        );
+        // Huge weights are fine as long as their sum is finite.
+        let c = parse(
+            "--address 127.0.0.1:80 --rate 100 --workload work --mix a:weight=1e307;b:weight=3e307",
+        )
+        .unwrap();
+        assert_eq!(c.class_rate(0, 100.0), 25.0);
+        // Closed loop has no schedule to check.
+        assert!(parse("--address 127.0.0.1:80 --closed").is_ok());
     }
 
     #[test]

@@ -101,9 +101,15 @@ pub struct Recorder {
     pub intervals: Vec<Interval>,
     /// Correct responses recorded.
     pub requests: u64,
-    /// Open loop: requests whose intended time fell in the window.
+    /// Open loop: requests whose intended time fell in the window. Each of
+    /// them ends as exactly one of: recorded (`requests`), a `timeout` error
+    /// (unanswered after `--timeout`, or still unsent at the window's end +
+    /// `--timeout`), a `mismatch` error (a wrong response) or lost with its
+    /// connection (`requests_lost`). So with no wrong response,
+    /// scheduled = requests + errors.timeout + requests_lost.
     pub requests_scheduled: u64,
-    /// Measured requests handed to a connection.
+    /// Measured requests handed to a connection (scheduled − sent were never
+    /// sent, and are among the timeouts).
     pub requests_sent: u64,
     /// Measured requests lost with their connection (reset, close, bad bytes).
     pub requests_lost: u64,

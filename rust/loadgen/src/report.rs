@@ -740,9 +740,23 @@ fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
     let offered = r.offered_rps.map_or("closed loop".to_string(), |o| {
         format!("offered {o:.1} req/s")
     });
+    // Open loop: every scheduled request is recorded or counted as an error;
+    // those never written (still held back at the window's end + --timeout)
+    // are timeouts, shown here so they cannot pass unnoticed.
+    let scheduled = match r.requests_scheduled {
+        Some(n) => {
+            let unsent = n.saturating_sub(r.requests_sent);
+            let mut t = format!(" of {n} scheduled");
+            if unsent > 0 {
+                let _ = write!(t, ", {unsent} never sent (counted as timeouts)");
+            }
+            t
+        }
+        None => String::new(),
+    };
     let _ = writeln!(
         s,
-        "{indent}rate: {offered}, achieved {:.1} req/s; requests {} (sent {}), errors {}{}",
+        "{indent}rate: {offered}, achieved {:.1} req/s; requests {}{scheduled} (sent {}), errors {}{}",
         r.achieved_rps,
         r.requests,
         r.requests_sent,

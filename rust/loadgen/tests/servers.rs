@@ -211,6 +211,12 @@ fn wrong_responses_are_counted_described_and_make_the_run_invalid() {
     );
 }
 
+/// Every request scheduled in the window ends as exactly one of: recorded,
+/// a timeout, a wrong response, or lost with its connection.
+fn accounted(r: &rtc_loadgen::report::RunResult) -> u64 {
+    r.requests + r.errors.timeout + r.errors.mismatch + r.requests_lost
+}
+
 /// Measured window of 4 s at 500 req/s with a 1 s SIGSTOP inside it.
 fn stalled_run(extra: &str) -> rtc_loadgen::RunOutcome {
     let s = start_server("rust-server", &["--workload", "echo"]);
@@ -231,6 +237,9 @@ fn a_stall_shows_in_the_corrected_percentiles() {
     let out = stalled_run("");
     let r = &out.report.result;
     assert_eq!(r.errors.total, 0, "{:?}", r.invalid_reasons);
+    // Uniform arrivals: exactly rate × duration, and every one answered.
+    assert_eq!(r.requests_scheduled, Some(2000));
+    assert_eq!(r.requests, 2000);
     let corrected = decode_histogram(&r.histograms.latency_corrected_ns).unwrap();
     let uncorrected = decode_histogram(&r.histograms.latency_uncorrected_ns).unwrap();
     assert_eq!(corrected.len(), r.requests);
@@ -268,6 +277,8 @@ fn with_one_request_in_flight_the_uncorrected_histogram_hides_the_stall() {
     let r = &out.report.result;
     assert_eq!(r.errors.total, 0, "{:?}", r.invalid_reasons);
     assert!(r.in_flight_cap_hits > 0);
+    assert_eq!(r.requests_scheduled, Some(2000));
+    assert_eq!(r.requests, 2000);
     let corrected = decode_histogram(&r.histograms.latency_corrected_ns).unwrap();
     let uncorrected = decode_histogram(&r.histograms.latency_uncorrected_ns).unwrap();
     let slow_c = fraction_above(&corrected, 100 * MS);
@@ -290,6 +301,58 @@ fn with_one_request_in_flight_the_uncorrected_histogram_hides_the_stall() {
         "{:?}",
         r.latency_us
     );
+}
+
+/// A stall from 1 s before the window's end to 0.5 s after it, with one
+/// request per connection in flight: the requests held back by the cap (and
+/// overdue) when the window closes are still sent, as soon as the server
+/// answers again, and recorded from their intended times. None is dropped, so
+/// the corrected histogram keeps exactly the worst requests.
+#[test]
+fn requests_held_back_at_the_window_end_are_sent_and_recorded() {
+    let _g = serial();
+    let s = start_server("rust-server", &["--workload", "echo"]);
+    // The window is about [0.52 s, 3.52 s) after the start; the stall about
+    // [2.5 s, 4.0 s): the last third of the window and 0.5 s past it.
+    let stall = stall_later(
+        s.pid(),
+        Duration::from_millis(2500),
+        Duration::from_millis(1500),
+    );
+    let out = run(&format!(
+        "--address {} --rate 500 --conns 10 --threads 1 --duration 3 --warmup 0.5 --max-in-flight 1",
+        s.addr
+    ));
+    stall.join().unwrap();
+    let r = &out.report.result;
+    assert_eq!(r.errors.total, 0, "{:?}", r.invalid_reasons);
+    assert!(r.in_flight_cap_hits > 0);
+    // Uniform arrivals: exactly rate × duration scheduled, all sent, all recorded.
+    assert_eq!(r.requests_scheduled, Some(1500));
+    assert_eq!(r.requests_sent, 1500);
+    assert_eq!(r.requests, 1500);
+    let corrected = decode_histogram(&r.histograms.latency_corrected_ns).unwrap();
+    let uncorrected = decode_histogram(&r.histograms.latency_uncorrected_ns).unwrap();
+    assert_eq!(corrected.len(), 1500);
+    // The requests intended in the stalled last third waited 0.5–1.5 s.
+    let slow = fraction_above(&corrected, 100 * MS);
+    assert!(
+        (0.20..=0.45).contains(&slow),
+        "corrected share above 100 ms: {slow}"
+    );
+    assert!(
+        r.latency_us.corrected.p90 >= 400_000.0,
+        "{:?}",
+        r.latency_us
+    );
+    // The first request caught by the stall waited for all of it.
+    assert!(
+        r.latency_us.corrected.max >= 1_200_000.0,
+        "{:?}",
+        r.latency_us
+    );
+    // Timed from their late writes, wrk-style, they would look fine.
+    assert!(fraction_above(&uncorrected, 100 * MS) < 0.05);
 }
 
 #[test]
@@ -315,28 +378,42 @@ fn a_killed_server_ends_the_run_with_errors_not_a_hang() {
     assert!(r.errors.closed + r.errors.reset > 0, "{:?}", r.errors);
     assert!(r.errors.connect > 0, "{:?}", r.errors);
     assert!(r.requests > 0 && r.requests < r.requests_scheduled.unwrap());
+    // Requests scheduled while no connection could be made were never sent;
+    // they are counted (as timeouts), not dropped.
+    assert!(r.requests_sent < r.requests_scheduled.unwrap());
+    assert_eq!(accounted(r), r.requests_scheduled.unwrap(), "{r:?}");
 }
 
 #[test]
 fn a_server_stalled_past_the_timeout_counts_timeouts_and_the_run_ends() {
     let _g = serial();
-    let s = start_server("rust-server", &["--workload", "echo"]);
-    let stall = stall_later(
-        s.pid(),
-        Duration::from_millis(300),
-        Duration::from_millis(2500),
-    );
-    let t = Instant::now();
-    let out = run(&format!(
-        "--address {} --rate 200 --conns 4 --threads 1 --duration 2 --warmup 0.1 --timeout 0.5",
-        s.addr
-    ));
-    let took = t.elapsed();
-    stall.join().unwrap();
-    let r = &out.report.result;
-    assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert!(!out.valid);
-    assert!(r.errors.timeout > 0, "{:?}", r.errors);
+    for extra in ["", "--max-in-flight 1"] {
+        let s = start_server("rust-server", &["--workload", "echo"]);
+        let stall = stall_later(
+            s.pid(),
+            Duration::from_millis(300),
+            Duration::from_millis(2500),
+        );
+        let t = Instant::now();
+        let out = run(&format!(
+            "--address {} --rate 200 --conns 4 --threads 1 --duration 2 --warmup 0.1 --timeout 0.5 {extra}",
+            s.addr
+        ));
+        let took = t.elapsed();
+        stall.join().unwrap();
+        let r = &out.report.result;
+        // Window end + timeout + the drain's slack, plus start-up.
+        assert!(took < Duration::from_secs(5), "{extra}: took {took:?}");
+        assert!(!out.valid);
+        assert!(r.errors.timeout > 0, "{extra}: {:?}", r.errors);
+        // Nothing vanishes: unanswered and never-sent requests are timeouts.
+        assert_eq!(r.requests_scheduled, Some(400), "{extra}");
+        assert_eq!(accounted(r), 400, "{extra}: {r:?}");
+        if !extra.is_empty() {
+            // Held back by the cap behind a request that never returned.
+            assert!(r.requests_sent < 400, "{extra}: {r:?}");
+        }
+    }
 }
 
 #[test]

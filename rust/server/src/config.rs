@@ -13,6 +13,11 @@ use serde::Serialize;
 pub const MAX_BUF_SIZE: usize = 16 * 1024 * 1024;
 /// tokio's own default for `max_blocking_threads`.
 pub const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
+/// Largest `--workers` and `--max-blocking-threads` accepted. tokio has no
+/// bound of its own and panics ("OS can't spawn worker thread") when the OS
+/// refuses a thread; far more threads than any machine here has CPUs is
+/// never a meaningful setting, so a bigger value is a usage error.
+pub const MAX_THREADS: usize = 4096;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -34,9 +39,10 @@ pub struct Opts {
     pub data_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = RuntimeKind::MultiThread)]
     pub runtime: RuntimeKind,
-    /// Runtime worker threads (multi-thread) and rayon pool size; default: available parallelism.
+    /// Runtime worker threads (multi-thread) and rayon pool size, 1 to 4096; default: available parallelism.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// tokio's blocking-pool cap, 1 to 4096.
     #[arg(long, default_value_t = DEFAULT_MAX_BLOCKING_THREADS)]
     pub max_blocking_threads: usize,
     #[arg(long, value_enum, default_value_t = CpuMode::Inline)]
@@ -129,12 +135,17 @@ impl Settings {
                 o.buf_size
             ));
         }
-        let requested_workers = o.workers.unwrap_or(default_workers.max(1));
-        if requested_workers == 0 {
-            return Err("--workers 0: must be at least 1".into());
+        let requested_workers = o.workers.unwrap_or(default_workers.clamp(1, MAX_THREADS));
+        if !(1..=MAX_THREADS).contains(&requested_workers) {
+            return Err(format!(
+                "--workers {requested_workers}: must be between 1 and {MAX_THREADS}"
+            ));
         }
-        if o.max_blocking_threads == 0 {
-            return Err("--max-blocking-threads 0: must be at least 1".into());
+        if !(1..=MAX_THREADS).contains(&o.max_blocking_threads) {
+            return Err(format!(
+                "--max-blocking-threads {}: must be between 1 and {MAX_THREADS}",
+                o.max_blocking_threads
+            ));
         }
         if o.runtime == RuntimeKind::CurrentThread {
             // tokio::task::block_in_place panics on a current-thread runtime.
@@ -451,11 +462,31 @@ mod tests {
     #[test]
     fn refuses_zero_workers_and_blocking_threads() {
         let e = settings(&["--workers", "0"]).unwrap_err();
-        assert!(e.starts_with("--workers 0"), "{e}");
+        assert_eq!(e, "--workers 0: must be between 1 and 4096");
         let e = settings(&["--max-blocking-threads", "0"]).unwrap_err();
         assert!(e.starts_with("--max-blocking-threads 0"), "{e}");
         // Without a known parallelism the default is still at least 1.
         assert_eq!(Settings::from_opts(&opts(&[]), 0).unwrap().workers, 1);
+    }
+
+    #[test]
+    fn refuses_more_than_4096_threads() {
+        assert_eq!(settings(&["--workers", "4096"]).unwrap().workers, 4096);
+        assert!(settings(&["--max-blocking-threads", "4096"]).is_ok());
+        for bad in ["4097", "1000000000", "18446744073709551615"] {
+            let e = settings(&["--workers", bad]).unwrap_err();
+            assert_eq!(e, format!("--workers {bad}: must be between 1 and 4096"));
+            let e = settings(&["--max-blocking-threads", bad]).unwrap_err();
+            assert_eq!(
+                e,
+                format!("--max-blocking-threads {bad}: must be between 1 and 4096")
+            );
+        }
+        // A huge machine's default is capped, not refused.
+        assert_eq!(
+            Settings::from_opts(&opts(&[]), 10_000).unwrap().workers,
+            4096
+        );
     }
 
     #[test]

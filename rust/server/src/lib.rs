@@ -5,11 +5,13 @@
 //! usable in-process with any listener (tests use `runtime::InProcessServer`).
 //!
 //! Modules: `config` (flags, validation, config line), `runtime` (building the
-//! runtime), `echo` and `work` (one connection each), `strategies` (the cpu /
-//! block / file modes side by side).
+//! runtime), `listen` (binding with Go's listen backlog), `echo` and `work`
+//! (one connection each), `strategies` (the cpu / block / file modes side by
+//! side).
 
 pub mod config;
 pub mod echo;
+pub mod listen;
 pub mod runtime;
 pub mod strategies;
 pub mod work;
@@ -42,9 +44,9 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
     let rt = runtime::build(&cfg.settings).context("cannot build the tokio runtime")?;
     rt.block_on(async {
         let listen = cfg.settings.listen;
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        // Not TcpListener::bind: its backlog is 128, Go's is somaxconn.
+        let listener =
+            listen::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!(
             "{}",

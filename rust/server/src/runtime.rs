@@ -35,7 +35,8 @@ impl InProcessServer {
     /// serves on a background thread.
     pub fn start(cfg: Arc<Config>) -> anyhow::Result<InProcessServer> {
         let rt = build(&cfg.settings)?;
-        let listener = rt.block_on(tokio::net::TcpListener::bind(cfg.settings.listen))?;
+        // Inside the runtime: the listener registers with its reactor.
+        let listener = rt.block_on(async { crate::listen::bind(cfg.settings.listen) })?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

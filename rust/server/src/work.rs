@@ -112,6 +112,13 @@ async fn io_step(
         IoKind::None => {}
         IoKind::Sleep => {
             // Go's time.Sleep(0) returns at once; skip tokio's timer for 0 too.
+            // tokio's timer wheel has 1 ms granularity ("Sleep operates at
+            // millisecond granularity", tokio::time::sleep docs): a deadline
+            // is rounded up to the next 1 ms tick (runtime/time/source.rs),
+            // so a sleep lasts up to 1 ms longer than asked. Go keeps timer
+            // deadlines in nanoseconds and does not round them up to a tick,
+            // so its sleeps overshoot far less. That is each runtime's natural
+            // behaviour: kept, not compensated.
             if h.io_arg > 0 {
                 tokio::time::sleep(us(h.io_arg)).await;
             }

@@ -1,6 +1,6 @@
 //! Samples a process's `/proc` entries every 100 ms on a thread of its own:
 //! CPU (user, system), RSS and peak RSS, OS threads, and voluntary and
-//! involuntary context switches summed over its live threads.
+//! involuntary context switches summed over its threads (exited ones kept).
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -24,7 +24,8 @@ pub struct ProcSample {
     pub rss_bytes: u64,
     pub rss_peak_bytes: u64,
     pub threads: u64,
-    /// Summed over the threads alive at the sample (a thread that exits takes its count along).
+    /// Summed over every thread seen so far: live threads' counts plus the
+    /// last reading of threads that have exited (see `ThreadCounters`).
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
 }
@@ -43,47 +44,58 @@ impl ProcSample {
     }
 }
 
-/// Per-thread runtimes seen so far, so an exited thread's CPU is not lost.
+/// Per-thread counters seen so far (schedstat runtime, voluntary and
+/// involuntary context switches), so a thread that exits — a blocking-pool
+/// thread let go after its keep-alive — does not take its counts along; it
+/// loses at most what it did since the last sample.
 #[derive(Debug, Default)]
-pub struct ThreadRuntimes {
-    last_ns: std::collections::HashMap<i32, u64>,
+pub struct ThreadCounters {
+    last: std::collections::HashMap<i32, [u64; 3]>,
 }
 
-impl ThreadRuntimes {
-    /// Updates with this sample's live threads; returns the cumulative total.
-    pub fn total_ns(&mut self, live: &[(i32, u64)]) -> u64 {
-        for &(tid, ns) in live {
-            let e = self.last_ns.entry(tid).or_insert(0);
-            *e = (*e).max(ns);
+impl ThreadCounters {
+    /// Updates with this sample's live threads `(tid, [runtime_ns,
+    /// voluntary, involuntary])`; returns the cumulative totals.
+    pub fn totals(&mut self, live: &[(i32, [u64; 3])]) -> [u64; 3] {
+        for &(tid, counts) in live {
+            let e = self.last.entry(tid).or_insert([0; 3]);
+            for (a, b) in e.iter_mut().zip(counts) {
+                *a = (*a).max(b);
+            }
         }
-        self.last_ns.values().sum()
+        self.last.values().fold([0; 3], |mut acc, c| {
+            for (a, b) in acc.iter_mut().zip(c) {
+                *a += b;
+            }
+            acc
+        })
     }
 }
 
 /// One reading of `pid`, or None if it has gone.
 pub fn sample_once(pid: u32, t_ms: f64) -> Option<ProcSample> {
-    sample_with(pid, t_ms, &mut ThreadRuntimes::default())
+    sample_with(pid, t_ms, &mut ThreadCounters::default())
 }
 
-fn sample_with(pid: u32, t_ms: f64, runtimes: &mut ThreadRuntimes) -> Option<ProcSample> {
+fn sample_with(pid: u32, t_ms: f64, counters: &mut ThreadCounters) -> Option<ProcSample> {
     let p = procfs::process::Process::new(pid as i32).ok()?;
     let stat = p.stat().ok()?;
     let status = p.status().ok()?;
     let us_per_tick = 1_000_000 / procfs::ticks_per_second();
-    let (mut vol, mut invol) = (0u64, 0u64);
     let mut live = Vec::new();
     if let Ok(tasks) = p.tasks() {
         for t in tasks.flatten() {
-            if let Ok(s) = t.status() {
-                vol += s.voluntary_ctxt_switches.unwrap_or(0);
-                invol += s.nonvoluntary_ctxt_switches.unwrap_or(0);
-            }
-            if let Ok(ss) = t.schedstat() {
-                live.push((t.tid, ss.sum_exec_runtime));
-            }
+            let (vol, invol) = t.status().map_or((0, 0), |s| {
+                (
+                    s.voluntary_ctxt_switches.unwrap_or(0),
+                    s.nonvoluntary_ctxt_switches.unwrap_or(0),
+                )
+            });
+            let runtime_ns = t.schedstat().map_or(0, |ss| ss.sum_exec_runtime);
+            live.push((t.tid, [runtime_ns, vol, invol]));
         }
     }
-    let cpu_runtime_ns = runtimes.total_ns(&live);
+    let [cpu_runtime_ns, vol, invol] = counters.totals(&live);
     Some(ProcSample {
         t_ms,
         cpu_user_us: stat.utime * us_per_tick,
@@ -109,11 +121,11 @@ impl Sampler {
         let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
             let mut out = Vec::new();
-            let mut runtimes = ThreadRuntimes::default();
+            let mut counters = ThreadCounters::default();
             let mut next = Instant::now();
             loop {
                 let t_ms = origin.elapsed().as_secs_f64() * 1e3;
-                match sample_with(pid, t_ms, &mut runtimes) {
+                match sample_with(pid, t_ms, &mut counters) {
                     Some(s) => out.push(s),
                     None => break,
                 }
@@ -207,12 +219,12 @@ mod tests {
     }
 
     #[test]
-    fn exited_threads_keep_their_runtime() {
-        let mut r = ThreadRuntimes::default();
-        assert_eq!(r.total_ns(&[(1, 100), (2, 50)]), 150);
-        // Thread 2 exits; its last 50 ns still count.
-        assert_eq!(r.total_ns(&[(1, 180)]), 230);
-        assert_eq!(r.total_ns(&[(1, 180), (3, 5)]), 235);
+    fn exited_threads_keep_their_counts() {
+        let mut r = ThreadCounters::default();
+        assert_eq!(r.totals(&[(1, [100, 1, 0]), (2, [50, 2, 1])]), [150, 3, 1]);
+        // Thread 2 exits; its last readings still count.
+        assert_eq!(r.totals(&[(1, [180, 4, 0])]), [230, 6, 1]);
+        assert_eq!(r.totals(&[(1, [180, 4, 0]), (3, [5, 1, 1])]), [235, 7, 2]);
     }
 
     #[test]

@@ -165,6 +165,10 @@ pub struct Check {
     /// Overrides the file's `min_repeats` (1 for a deterministic fact such
     /// as whether a program compiles).
     pub min_repeats: Option<usize>,
+    /// The metric means something only when the server, not the load
+    /// generator, was the bottleneck (a closed-loop maximum): a trial the
+    /// generator marked `client_bound` makes its condition inconclusive.
+    pub server_bound: bool,
     pub rule: Rule,
 }
 
@@ -263,6 +267,8 @@ struct RawCheck {
     exclude: Vec<String>,
     #[serde(default)]
     min_repeats: Option<usize>,
+    #[serde(default)]
+    server_bound: bool,
     #[serde(default)]
     metric: Option<String>,
     #[serde(default)]
@@ -501,6 +507,7 @@ fn check_of(r: RawCheck) -> Result<Check, String> {
         scenarios: r.scenarios,
         exclude: r.exclude,
         min_repeats: r.min_repeats,
+        server_bound: r.server_bound,
         rule,
     })
 }
@@ -612,6 +619,9 @@ pub struct TrialFacts {
     pub exit_signal: Option<i32>,
     /// Requests that failed (errors.total over every client).
     pub errors_total: f64,
+    /// A load generator of the trial said its own CPU, not the server,
+    /// limited the throughput (closed loop) or the schedule (open loop).
+    pub client_bound: bool,
     pub problems: Vec<String>,
 }
 
@@ -622,6 +632,12 @@ impl TrialFacts {
             .iter()
             .filter_map(|c| c.document.as_ref()?.pointer("/errors/total")?.as_f64())
             .sum();
+        let client_bound = t.clients.iter().any(|c| {
+            c.document
+                .as_ref()
+                .and_then(|d| d.pointer("/client_bound")?.as_bool())
+                .unwrap_or(false)
+        });
         TrialFacts {
             trial_id: t.trial_id.clone(),
             scenario: t.scenario.clone(),
@@ -630,6 +646,7 @@ impl TrialFacts {
             server_alive: t.server.alive_after_load,
             exit_signal: t.server.exit_signal,
             errors_total,
+            client_bound,
             problems: t.problems.clone(),
         }
     }
@@ -821,6 +838,7 @@ pub fn difference(a: &[f64], b: &[f64], level: f64) -> Option<(f64, f64, f64)> {
 struct Ctx<'a> {
     ev: &'a Evidence<'a>,
     min_repeats: usize,
+    server_bound: bool,
 }
 
 impl Ctx<'_> {
@@ -865,6 +883,22 @@ impl Ctx<'_> {
                 c.invalid,
                 first_problem()
             ));
+        }
+        if self.server_bound {
+            let bound: Vec<&TrialFacts> = self
+                .ev
+                .trials
+                .iter()
+                .filter(|t| t.scenario == s.id && t.variant == variant && t.client_bound)
+                .collect();
+            if let Some(t) = bound.first() {
+                return Some(format!(
+                    "{}/{variant}: {} of {n} trials client-bound (e.g. {}): the load generator, not the server, was the limit",
+                    s.id,
+                    bound.len(),
+                    t.trial_id
+                ));
+            }
         }
         if c.ok < self.min_repeats {
             return Some(format!(
@@ -1491,9 +1525,14 @@ pub fn combine<'a>(
 
 /// The rule in words, from the data.
 pub fn rule_text(check: &Check, confidence_level: f64) -> String {
+    let bound = if check.server_bound {
+        " (a trial whose load generator was client-bound makes its condition inconclusive: its throughput is the client's, not the server's)"
+    } else {
+        ""
+    };
     let regions = |d: &Decide, u: Unit| {
         format!(
-            "supported if it lies {}; refuted if it lies {}; otherwise inconclusive",
+            "supported if it lies {}; refuted if it lies {}; otherwise inconclusive{bound}",
             alternatives(&d.supported, u),
             alternatives(&d.refuted, u)
         )
@@ -1599,6 +1638,7 @@ pub fn evaluate_check(ctx_claims: &Claims, ev: &Evidence, check: &Check) -> Chec
     let ctx = Ctx {
         ev,
         min_repeats: check.min_repeats.unwrap_or(ctx_claims.min_repeats).max(1),
+        server_bound: check.server_bound,
     };
     let measured = check.scenarios.iter().any(|s| ctx.scenario(s).is_some());
     let conditions = if measured {
@@ -1931,6 +1971,60 @@ mod tests {
     }
 
     #[test]
+    fn a_client_bound_maximum_decides_nothing_for_a_server_bound_check() {
+        let text = RATIO_CLAIM.replace("kind = \"ratio\"", "kind = \"ratio\"\nserver_bound = true");
+        let c = claims(&text);
+        assert!(c.claims[0].checks[0].server_bound);
+        let low = [
+            (CPU, "go", &[10.0, 10.2, 9.9][..]),
+            (CPU, "rust", &[7.0, 7.1, 6.9][..]),
+        ];
+        let sum = summary(vec![scenario("a", &low), scenario("b", &low)]);
+        let fact = |sid: &str, v: &str, r: usize, bound: bool| TrialFacts {
+            trial_id: format!("{sid}--{v}--r{r}"),
+            scenario: sid.into(),
+            variant: v.into(),
+            status: Status::Ok,
+            server_alive: Some(true),
+            exit_signal: None,
+            errors_total: 0.0,
+            client_bound: bound,
+            problems: vec![],
+        };
+        let mut facts: Vec<TrialFacts> = ["a", "b"]
+            .iter()
+            .flat_map(|s| ["go", "rust"].map(move |v| (s, v)))
+            .flat_map(|(s, v)| (1..=3).map(move |r| fact(s, v, r, false)))
+            .collect();
+        let eval = |facts: &[TrialFacts], c: &Claims| {
+            evaluate(
+                c,
+                &Evidence {
+                    summary: &sum,
+                    trials: facts,
+                },
+            )
+        };
+        assert_eq!(eval(&facts, &c)[0].verdict, Verdict::Supported);
+        // One client-bound trial: its condition cannot be decided.
+        facts[4].client_bound = true;
+        let r = eval(&facts, &c);
+        assert_eq!(r[0].verdict, Verdict::Inconclusive, "{}", r[0].reason);
+        assert!(
+            r[0].reason
+                .contains("1 of 3 trials client-bound (e.g. a--rust--r2)"),
+            "{}",
+            r[0].reason
+        );
+        assert!(rule_text(&c.claims[0].checks[0], 0.95).contains("client-bound"));
+        // A check that does not ask for a server maximum ignores it.
+        assert_eq!(
+            eval(&facts, &claims(RATIO_CLAIM))[0].verdict,
+            Verdict::Supported
+        );
+    }
+
+    #[test]
     fn a_fact_needs_one_repeat() {
         let text = r#"
             schema_version = 1
@@ -2189,6 +2283,7 @@ mod tests {
             server_alive: alive,
             exit_signal: if alive == Some(false) { Some(11) } else { None },
             errors_total: errors,
+            client_bound: false,
             problems: vec!["p".into()],
         };
         let eval = |facts: Vec<TrialFacts>| {
@@ -2597,6 +2692,7 @@ mod tests {
                     server_alive: Some(!died),
                     exit_signal: died.then_some(9),
                     errors_total: 0.0,
+                    client_bound: false,
                     problems: if died {
                         vec!["r2: server exited during the trial (signal 9)".into()]
                     } else if bad {
@@ -3227,6 +3323,7 @@ mod tests {
             server_alive: Some(true),
             exit_signal: None,
             errors_total: 0.0,
+            client_bound: false,
             problems: if problem.is_empty() {
                 vec![]
             } else {

@@ -263,6 +263,21 @@ pub fn groups(
     out
 }
 
+/// Whether a valid trial of `scenario` had a load generator that said its
+/// own CPU, not the server, limited the throughput.
+pub(super) fn client_bound(run: &RunData, scenario: &str) -> bool {
+    run.trials.iter().any(|t| {
+        t.scenario == scenario
+            && t.status == Status::Ok
+            && t.clients.iter().any(|c| {
+                c.document
+                    .as_ref()
+                    .and_then(|d| d.pointer("/client_bound")?.as_bool())
+                    .unwrap_or(false)
+            })
+    })
+}
+
 /// A trial's metric, or for `<client>.<dotted path>` names the metrics
 /// leave out (a class's `spec`), the number at that path in the client's
 /// document.
@@ -371,10 +386,18 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         Spec {
             name: "bars-max-throughput",
             title: "Maximum throughput (closed loop)",
-            caption: "Achieved requests per second at saturation (closed loop), median over repeats.",
+            caption: "Achieved requests per second at saturation (closed loop), median over repeats. A scenario marked (client-bound) was limited by the load generator's CPU in at least one valid trial: its bars are the client's maximum, not the servers', and the verdicts do not use them.",
             panels: vec![(
                 "max throughput, req/s".into(),
-                g(&closed, Source::Metric("main.achieved_rps"), false),
+                g(&closed, Source::Metric("main.achieved_rps"), false)
+                    .into_iter()
+                    .map(|mut gr| {
+                        if client_bound(run, &gr.label) {
+                            gr.label.push_str(" (client-bound)");
+                        }
+                        gr
+                    })
+                    .collect(),
             )],
         },
         Spec {

@@ -32,6 +32,8 @@ pub struct Knee {
     pub title: String,
     pub subtitle: String,
     pub curves: Vec<Curve>,
+    /// The capacity runs were limited by the load generator, not the server.
+    pub client_bound: bool,
 }
 
 impl Chart for Knee {
@@ -87,7 +89,7 @@ impl Chart for Knee {
             .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
             .draw()
             .map_err(e)?;
-        for c in &self.curves {
+        for (idx, c) in self.curves.iter().enumerate() {
             let st = c.style;
             if let Some(cap) = c.capacity_rps {
                 chart
@@ -100,8 +102,18 @@ impl Chart for Knee {
                     .map_err(e)?;
                 chart
                     .draw_series(std::iter::once(Text::new(
-                        format!("{} capacity", c.variant),
-                        (cap, y1 - (y1 - y0) * 0.03),
+                        format!(
+                            "{} capacity{}",
+                            c.variant,
+                            if self.client_bound {
+                                " (client-bound)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        // One row per variant: lines close together must not
+                        // print their labels over each other.
+                        (cap, y1 - (y1 - y0) * (0.03 + 0.06 * idx as f64)),
                         font(14)
                             .color(&st.color)
                             .pos(plotters::style::text_anchor::Pos::new(
@@ -226,12 +238,21 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 .iter()
                 .flat_map(|c| c.points.iter().flatten().map(|(_, e)| e)),
         );
+        let client_bound = cap_scenario
+            .as_deref()
+            .is_some_and(|id| super::bars::client_bound(run, id));
         let caption = format!(
-            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee.{}",
+            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee.{}{}",
             sc.title,
             cap_scenario
+                .as_ref()
                 .map(|c| format!(" measured in {c}"))
                 .unwrap_or_default(),
+            if client_bound {
+                " Those capacity runs were client-bound (the load generator's CPU was the limit), so the servers' knee may lie beyond the lines."
+            } else {
+                ""
+            },
             cov.sentence("Whiskers")
         );
         let chart = Knee {
@@ -246,6 +267,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 )
             },
             curves,
+            client_bound,
         };
         render(&chart, paths, &name)?;
         out.push(Figure {

@@ -1220,6 +1220,11 @@ async fn pacer(ctx: &Rc<Ctx>, rate: f64, step: usize) {
             now = ctx.now();
         }
         let now = ctx.now();
+        // The end may have passed during the sends above: with nothing left,
+        // stop now rather than sleep toward the deadline.
+        if now >= t.end && heap.is_empty() && n_parked == 0 {
+            break;
+        }
         let limit = if now < t.end { t.end } else { deadline };
         let next = heap.peek().map_or(limit, |r| r.0.0).min(limit);
         if next > now + SLEEP_IF_AHEAD_NS {

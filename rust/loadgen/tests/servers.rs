@@ -517,3 +517,28 @@ fn rate_steps_give_one_result_per_step_and_write_the_files() {
     assert!(out.files.contains(&json));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_step_with_nothing_left_ends_at_its_window_not_its_timeout() {
+    // With every request answered, a step ends at the end of its window (plus
+    // drain and settle), never waiting out --timeout: many short busy steps
+    // give the end every chance to pass mid-send.
+    let _g = serial();
+    let s = start_server("rust-server", &["--workload", "echo"]);
+    let steps = 12;
+    let rates = vec!["20000"; steps].join(",");
+    let t = Instant::now();
+    let out = run(&format!(
+        "--address {} --rate-steps {rates} --conns 100 --threads 1 \
+         --duration 0.3 --warmup 0.1 --settle 0.1 --timeout 10",
+        s.addr
+    ));
+    let took = t.elapsed();
+    assert_eq!(out.report.steps.len(), steps);
+    for st in &out.report.steps {
+        assert_eq!(st.result.errors.total, 0, "{:?}", st.result.invalid_reasons);
+        assert_eq!(Some(st.result.requests), st.result.requests_scheduled);
+    }
+    // 12 × 0.5 s of schedule; one step waiting out the timeout adds 10 s.
+    assert!(took < Duration::from_secs(12), "{took:?}");
+}

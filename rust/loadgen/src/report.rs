@@ -223,6 +223,49 @@ pub fn percentiles_us(h: &Hist) -> Percentiles {
     }
 }
 
+/// The per-second timeline of one window of `duration_s`. Responses that
+/// completed after the window (the drain) were intended in it: they join its
+/// last second, and a partial last second's rate is over its length in the
+/// window, so the timeline never shows a fall to zero that is only the
+/// load's end.
+pub fn interval_reports(
+    intervals: &[crate::record::Interval],
+    duration_s: f64,
+) -> Vec<IntervalReport> {
+    let n_in = (duration_s.ceil() as usize).max(1);
+    let mut folded: Vec<(u64, Hist)> = Vec::new();
+    for (i, iv) in intervals.iter().enumerate() {
+        let k = i.min(n_in - 1);
+        while folded.len() <= k {
+            folded.push((0, new_hist()));
+        }
+        folded[k].0 += iv.requests;
+        // Same bounds as the recorder's: adding cannot fail.
+        let _ = folded[k].1.add(&iv.corrected);
+    }
+    folded
+        .iter()
+        .enumerate()
+        .map(|(i, (requests, h))| {
+            let span_s = (duration_s - i as f64).clamp(0.0, 1.0);
+            IntervalReport {
+                t_s: i as f64,
+                requests: *requests,
+                achieved_rps: if span_s > 0.0 {
+                    *requests as f64 / span_s
+                } else {
+                    *requests as f64
+                },
+                p99_us: if h.is_empty() {
+                    0.0
+                } else {
+                    us(h.value_at_quantile(0.99))
+                },
+            }
+        })
+        .collect()
+}
+
 /// Inputs to one level's result besides the recorder.
 struct Level<'a> {
     open_loop: bool,
@@ -268,20 +311,7 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         None => (None, None),
     };
     let intervals = if l.with_intervals {
-        rec.intervals
-            .iter()
-            .enumerate()
-            .map(|(i, iv)| IntervalReport {
-                t_s: i as f64,
-                requests: iv.requests,
-                achieved_rps: iv.requests as f64,
-                p99_us: if iv.corrected.is_empty() {
-                    0.0
-                } else {
-                    us(iv.corrected.value_at_quantile(0.99))
-                },
-            })
-            .collect()
+        interval_reports(&rec.intervals, l.duration_s)
     } else {
         Vec::new()
     };
@@ -876,6 +906,39 @@ pub fn summary(rep: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_drain_joins_the_last_second_and_a_partial_second_is_a_rate() {
+        let iv = |n: u64, v: u64| {
+            let mut h = new_hist();
+            for _ in 0..n {
+                h.record(v).unwrap();
+            }
+            crate::record::Interval {
+                requests: n,
+                corrected: h,
+            }
+        };
+        // A 1.5 s window: seconds 0 and 1 (half in the window), then a drain
+        // second with 10 slow responses.
+        let r = interval_reports(&[iv(1000, 1_000), iv(500, 1_000), iv(10, 9_000_000)], 1.5);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].t_s, r[0].requests, r[0].achieved_rps),
+            (0.0, 1000, 1000.0)
+        );
+        assert_eq!((r[1].t_s, r[1].requests), (1.0, 510));
+        assert_eq!(r[1].achieved_rps, 1020.0);
+        // The drained responses' latency is in that second's p99.
+        assert!(r[1].p99_us > 8_000.0, "{}", r[1].p99_us);
+        // A whole-second window keeps its seconds as they are.
+        let r = interval_reports(&[iv(7, 1_000), iv(9, 1_000)], 2.0);
+        assert_eq!(
+            r.iter().map(|i| i.achieved_rps).collect::<Vec<_>>(),
+            [7.0, 9.0]
+        );
+        assert!(interval_reports(&[], 1.0).is_empty());
+    }
 
     #[test]
     fn derived_paths() {

@@ -574,7 +574,12 @@ pub fn lin_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
     let hi = v.iter().copied().fold(0.0, f64::max);
     let lo = v.iter().copied().fold(0.0, f64::min);
-    let span = (hi - lo).max(1e-9);
+    // All zero (e.g. a counter that never moved): the axis reads 0..1
+    // rather than a range of 1e-9.
+    if hi <= lo {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
     (
         if lo < 0.0 { lo - span * 0.08 } else { 0.0 },
         hi + span * 0.12,
@@ -589,7 +594,7 @@ pub fn tick(unit: Unit, v: f64) -> String {
         Unit::Nanos => units::time_us(v / 1e3),
         // Byte axes tick at decimal steps: label them as plain numbers
         // (the axis says "bytes") rather than as odd KiB fractions.
-        Unit::Bytes | Unit::BytesPerConn | Unit::Rps => units::si(v),
+        Unit::Bytes | Unit::BytesPerConn | Unit::Rps | Unit::Plain => units::si(v),
         _ => units::sig(v),
     }
 }
@@ -846,5 +851,8 @@ mod tests {
         assert!(h - l >= 1.0 && l < 2.0 && h > 2.08);
         assert!(log_range([0.0, f64::NAN]).is_none());
         assert_eq!(lin_range([0.0, 10.0]).0, 0.0);
+        // All zero: a readable 0..1 axis, not 1e-9.
+        assert_eq!(lin_range([0.0, 0.0]), (0.0, 1.0));
+        assert_eq!(tick(Unit::Plain, 3e7), "30M");
     }
 }

@@ -39,7 +39,7 @@ pub struct ScenarioSummary {
     pub problems: Vec<String>,
     /// metric -> variant -> estimate over the valid repeats.
     pub metrics: BTreeMap<String, BTreeMap<String, Estimate>>,
-    /// metric -> ratios for each pair of variants (headline metrics only).
+    /// metric -> ratios for each pair of variants, for every metric.
     pub ratios: BTreeMap<String, Vec<PairRatio>>,
     /// Closed-loop scenarios: each variant's median throughput, the capacity
     /// open-loop scenarios take their rates from.
@@ -60,7 +60,7 @@ pub struct Summary {
     pub scenarios: Vec<ScenarioSummary>,
 }
 
-/// Metrics worth a ratio between variants (the rest keep their estimates).
+/// The metrics `harness diff` lists by default (the summary has ratios for all).
 pub fn is_headline(metric: &str) -> bool {
     metric.starts_with("server.")
         || metric.ends_with("achieved_rps")
@@ -147,24 +147,22 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
             .iter()
             .filter_map(|(v, xs)| stats::estimate(xs, CONFIDENCE).map(|e| (v.clone(), e)))
             .collect();
-        if is_headline(m) || u.workload == "micro" {
-            let mut pairs = Vec::new();
-            for (i, a) in u.variants.iter().enumerate() {
-                for b in &u.variants[i + 1..] {
-                    if let (Some(xa), Some(xb)) = (per_variant.get(a), per_variant.get(b))
-                        && let Some(r) = stats::ratio(xa, xb, CONFIDENCE)
-                    {
-                        pairs.push(PairRatio {
-                            a: a.clone(),
-                            b: b.clone(),
-                            ratio: r,
-                        });
-                    }
+        let mut pairs = Vec::new();
+        for (i, a) in u.variants.iter().enumerate() {
+            for b in &u.variants[i + 1..] {
+                if let (Some(xa), Some(xb)) = (per_variant.get(a), per_variant.get(b))
+                    && let Some(r) = stats::ratio(xa, xb, CONFIDENCE)
+                {
+                    pairs.push(PairRatio {
+                        a: a.clone(),
+                        b: b.clone(),
+                        ratio: r,
+                    });
                 }
             }
-            if !pairs.is_empty() {
-                ratios.insert(m.clone(), pairs);
-            }
+        }
+        if !pairs.is_empty() {
+            ratios.insert(m.clone(), pairs);
         }
         metrics.insert(m.clone(), est);
     }

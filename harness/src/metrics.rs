@@ -142,8 +142,10 @@ pub fn server_window_metrics(
     if samples.len() < 2 || span_us <= 0.0 {
         return;
     }
+    // Cumulative per-thread counters come from full samples only.
+    let full = crate::sampler::full_only(samples);
     let delta = |f: fn(&ProcSample) -> u64| {
-        Some(counter_at(samples, w.end_ms, f)? - counter_at(samples, w.start_ms, f)?)
+        Some(counter_at(&full, w.end_ms, f)? - counter_at(&full, w.start_ms, f)?)
     };
     if let (Some(cpu), true) = (delta(ProcSample::cpu_us), requests > 0.0) {
         out.insert(format!("{prefix}cpu_us_per_request"), cpu / requests);
@@ -274,6 +276,7 @@ mod tests {
             threads,
             ctx_voluntary: ctx,
             ctx_involuntary: 0,
+            per_thread: true,
         }
     }
 

@@ -28,7 +28,34 @@ pub struct ProcSample {
     /// last reading of threads that have exited (see `ThreadCounters`).
     pub ctx_voluntary: u64,
     pub ctx_involuntary: u64,
+    /// False when this sample skipped the per-thread pass (a process with
+    /// many threads, whose pass costs the sampler's CPU — the load
+    /// generator's — too much to make every 100 ms): its `cpu_runtime_ns`
+    /// and context switches repeat the last full sample's. Cumulative
+    /// per-thread counters are read from full samples only (`full_only`).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub per_thread: bool,
 }
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The samples whose per-thread counters are fresh, for deltas of them.
+pub fn full_only(samples: &[ProcSample]) -> Vec<ProcSample> {
+    samples.iter().filter(|s| s.per_thread).copied().collect()
+}
+
+/// The most of its time the sampler may spend on per-thread passes: a
+/// pass that took `d` waits at least `d / MAX_PASS_SHARE` before the next.
+pub const MAX_PASS_SHARE: f64 = 0.02;
+
+/// Threads read between two yields of the sampler's CPU (~0.1 ms of work).
+const THREADS_PER_BITE: usize = 16;
 
 impl ProcSample {
     /// CPU in microseconds: the schedstat sum when there is one, else ticks.
@@ -74,17 +101,31 @@ impl ThreadCounters {
 
 /// One reading of `pid`, or None if it has gone.
 pub fn sample_once(pid: u32, t_ms: f64) -> Option<ProcSample> {
-    sample_with(pid, t_ms, &mut ThreadCounters::default())
+    sample_with(pid, t_ms, &mut ThreadCounters::default(), true)
 }
 
-fn sample_with(pid: u32, t_ms: f64, counters: &mut ThreadCounters) -> Option<ProcSample> {
+/// One reading; `full` adds the per-thread pass (else the per-thread
+/// counters repeat `counters`' last totals).
+fn sample_with(
+    pid: u32,
+    t_ms: f64,
+    counters: &mut ThreadCounters,
+    full: bool,
+) -> Option<ProcSample> {
     let p = procfs::process::Process::new(pid as i32).ok()?;
     let stat = p.stat().ok()?;
     let status = p.status().ok()?;
     let us_per_tick = 1_000_000 / procfs::ticks_per_second();
     let mut live = Vec::new();
-    if let Ok(tasks) = p.tasks() {
-        for t in tasks.flatten() {
+    if !full {
+        // No thread is read: the totals stay as they were.
+    } else if let Ok(tasks) = p.tasks() {
+        for (i, t) in tasks.flatten().enumerate() {
+            // Small bites: the load generator shares this CPU and spins; one
+            // long pass would hold it off for milliseconds (send lag).
+            if i > 0 && i % THREADS_PER_BITE == 0 {
+                std::thread::yield_now();
+            }
             let (vol, invol) = t.status().map_or((0, 0), |s| {
                 (
                     s.voluntary_ctxt_switches.unwrap_or(0),
@@ -106,6 +147,7 @@ fn sample_with(pid: u32, t_ms: f64, counters: &mut ThreadCounters) -> Option<Pro
         threads: status.threads,
         ctx_voluntary: vol,
         ctx_involuntary: invol,
+        per_thread: full,
     })
 }
 
@@ -123,13 +165,24 @@ impl Sampler {
             let mut out = Vec::new();
             let mut counters = ThreadCounters::default();
             let mut next = Instant::now();
+            // The per-thread pass reads two files per thread: with hundreds
+            // of threads (a blocking pool) that is milliseconds of the CPU
+            // the sampler shares with the load generator. Its share is
+            // capped; the cheap process-wide reading stays every period.
+            let mut next_full = Instant::now();
             loop {
+                let stopping = flag.load(Ordering::Relaxed);
                 let t_ms = origin.elapsed().as_secs_f64() * 1e3;
-                match sample_with(pid, t_ms, &mut counters) {
+                let began = Instant::now();
+                let full = stopping || began >= next_full;
+                match sample_with(pid, t_ms, &mut counters, full) {
                     Some(s) => out.push(s),
                     None => break,
                 }
-                if flag.load(Ordering::Relaxed) {
+                if full {
+                    next_full = began + began.elapsed().div_f64(MAX_PASS_SHARE);
+                }
+                if stopping {
                     break;
                 }
                 // Fixed schedule: a slow read does not shift later samples.
@@ -205,6 +258,7 @@ mod tests {
             threads: 1,
             ctx_voluntary: 0,
             ctx_involuntary: 0,
+            per_thread: true,
         }
     }
 
@@ -225,6 +279,47 @@ mod tests {
         // Thread 2 exits; its last readings still count.
         assert_eq!(r.totals(&[(1, [180, 4, 0])]), [230, 6, 1]);
         assert_eq!(r.totals(&[(1, [180, 4, 0]), (3, [5, 1, 1])]), [235, 7, 2]);
+    }
+
+    #[test]
+    fn many_threads_thin_the_per_thread_passes_but_not_the_last() {
+        // 300 parked threads: a per-thread pass reads 600 files (well over
+        // 0.2 ms anywhere), so at a 10 ms period most samples skip it.
+        let stop = Arc::new(AtomicBool::new(false));
+        let parked: Vec<_> = (0..300)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            })
+            .collect();
+        let sampler = Sampler::start(
+            std::process::id(),
+            Instant::now(),
+            Duration::from_millis(10),
+        );
+        std::thread::sleep(Duration::from_millis(400));
+        let v = sampler.stop();
+        stop.store(true, Ordering::Relaxed);
+        for t in parked {
+            t.join().unwrap();
+        }
+        assert!(v.iter().any(|s| !s.per_thread), "no pass was skipped");
+        assert!(v[0].per_thread && v.last().unwrap().per_thread);
+        assert!(v.iter().all(|s| s.threads >= 300));
+        // Light samples repeat the counters; full ones never go back.
+        let full = full_only(&v);
+        assert!(
+            full.windows(2)
+                .all(|w| w[0].cpu_runtime_ns <= w[1].cpu_runtime_ns)
+        );
+        for w in v.windows(2).filter(|w| !w[1].per_thread) {
+            assert_eq!(w[0].cpu_runtime_ns, w[1].cpu_runtime_ns);
+            assert_eq!(w[0].ctx_switches(), w[1].ctx_switches());
+        }
     }
 
     #[test]

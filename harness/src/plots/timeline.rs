@@ -74,10 +74,11 @@ pub fn track(t: &TrialRecord, style: VariantStyle, label: String) -> Track {
             }
         }
     }
-    let s = &t.server_samples;
+    let all = &t.server_samples;
     let x = |ms: f64| (ms - start) / 1e3;
-    // CPU over ±2 samples (~400 ms): clock ticks are 10 ms, so a single
-    // 100 ms step is too coarse to read.
+    // CPU over ±2 samples (~400 ms) that read every thread (where the
+    // sampler thinned its per-thread passes, the span is wider).
+    let s = crate::sampler::full_only(all);
     let cpu_pct = (0..s.len())
         .filter_map(|i| {
             let (a, b) = (&s[i.saturating_sub(2)], &s[(i + 2).min(s.len() - 1)]);
@@ -96,11 +97,11 @@ pub fn track(t: &TrialRecord, style: VariantStyle, label: String) -> Track {
         p99_us: p99,
         rps,
         cpu_pct,
-        rss_mib: s
+        rss_mib: all
             .iter()
             .map(|p| (x(p.t_ms), p.rss_bytes as f64 / (1u64 << 20) as f64))
             .collect(),
-        threads: s.iter().map(|p| (x(p.t_ms), p.threads as f64)).collect(),
+        threads: all.iter().map(|p| (x(p.t_ms), p.threads as f64)).collect(),
         load_end_s: t.load_end_ms.map(x),
     }
 }

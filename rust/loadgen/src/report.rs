@@ -276,6 +276,8 @@ struct Level<'a> {
     thread_cpu_shares: Option<&'a [f64]>,
     with_intervals: bool,
     extra_reasons: Vec<String>,
+    /// One class of a mix: see `validity::MIN_CLASS_REQUESTS_FOR_LAG_RULE`.
+    class_level: bool,
 }
 
 fn result_of(rec: &Recorder, l: Level) -> RunResult {
@@ -297,6 +299,7 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         errors: &rec.errors,
         record_errors: rec.record_errors,
         body_checks_skipped: rec.body_checks_skipped,
+        class_level: l.class_level,
     });
     reasons.extend(l.extra_reasons);
     let per_req = |cpu: Option<u64>| {
@@ -377,6 +380,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
                 thread_cpu_shares: None,
                 with_intervals: true,
                 extra_reasons: Vec::new(),
+                class_level: cfg.classes.len() > 1,
             },
         );
         if cfg.classes.len() > 1 {
@@ -416,6 +420,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
             thread_cpu_shares: Some(&s.thread_cpu_shares),
             with_intervals: true,
             extra_reasons: extra,
+            class_level: false,
         },
     );
     (r, classes)
@@ -477,6 +482,7 @@ pub fn build(data: &RunData) -> Report {
                     thread_cpu_shares: None,
                     with_intervals: false,
                     extra_reasons: Vec::new(),
+                    class_level: cfg.classes.len() > 1,
                 },
             );
             // The merged class is valid only if it was in every step.
@@ -513,6 +519,7 @@ pub fn build(data: &RunData) -> Report {
                 thread_cpu_shares: None,
                 with_intervals: false,
                 extra_reasons: step_reasons,
+                class_level: false,
             },
         );
         let bound: Vec<String> = per_step

@@ -118,6 +118,19 @@ pub struct TrialRecord {
     pub micro_document: Option<serde_json::Value>,
 }
 
+impl TrialRecord {
+    /// Whether a load generator of the trial said its own CPU, not the
+    /// server, limited the throughput (closed loop) or the schedule (open).
+    pub fn client_bound(&self) -> bool {
+        self.clients.iter().any(|c| {
+            c.document
+                .as_ref()
+                .and_then(|d| d.pointer("/client_bound")?.as_bool())
+                .unwrap_or(false)
+        })
+    }
+}
+
 /// Runs one trial, writes its JSON, then pauses. Err only when interrupted
 /// before the trial finished (children already ended; nothing written for
 /// the unfinished trial). A finished trial is always returned — also when

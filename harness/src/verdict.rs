@@ -632,12 +632,6 @@ impl TrialFacts {
             .iter()
             .filter_map(|c| c.document.as_ref()?.pointer("/errors/total")?.as_f64())
             .sum();
-        let client_bound = t.clients.iter().any(|c| {
-            c.document
-                .as_ref()
-                .and_then(|d| d.pointer("/client_bound")?.as_bool())
-                .unwrap_or(false)
-        });
         TrialFacts {
             trial_id: t.trial_id.clone(),
             scenario: t.scenario.clone(),
@@ -646,7 +640,7 @@ impl TrialFacts {
             server_alive: t.server.alive_after_load,
             exit_signal: t.server.exit_signal,
             errors_total,
-            client_bound,
+            client_bound: t.client_bound(),
             problems: t.problems.clone(),
         }
     }

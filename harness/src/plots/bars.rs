@@ -266,16 +266,9 @@ pub fn groups(
 /// Whether a valid trial of `scenario` had a load generator that said its
 /// own CPU, not the server, limited the throughput.
 pub(super) fn client_bound(run: &RunData, scenario: &str) -> bool {
-    run.trials.iter().any(|t| {
-        t.scenario == scenario
-            && t.status == Status::Ok
-            && t.clients.iter().any(|c| {
-                c.document
-                    .as_ref()
-                    .and_then(|d| d.pointer("/client_bound")?.as_bool())
-                    .unwrap_or(false)
-            })
-    })
+    run.trials
+        .iter()
+        .any(|t| t.scenario == scenario && t.status == Status::Ok && t.client_bound())
 }
 
 /// A trial's metric, or for `<client>.<dotted path>` names the metrics

@@ -1,6 +1,7 @@
 //! Command-line interface: `harness run | report | list | check | diff`.
 
-use crate::{preflight, profile, runner};
+use crate::config::profile;
+use crate::run::{preflight, runner};
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -119,11 +120,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             })
         }
         Cmd::Report { dir } => {
-            crate::report::run(&paths.root, &dir)?;
+            crate::present::report::run(&paths.root, &dir)?;
             Ok(0)
         }
         Cmd::Diff { a, b } => {
-            print!("{}", crate::diff::run(&a, &b)?);
+            print!("{}", crate::present::diff::run(&a, &b)?);
             Ok(0)
         }
         Cmd::List { profile } => {

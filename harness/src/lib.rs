@@ -1,24 +1,12 @@
-//! The experiment orchestrator. Data flows through one module per step:
-//! `profile` (TOML, validated) → `plan` (trial order, command lines) →
-//! `trial` (pinned server + probe + load generators + `sampler`) →
-//! `metrics` (flat named numbers per trial) → `results` (files on disk) →
-//! `stats`/`summary` (medians, intervals, ratios) → `report`.
+//! The experiment orchestrator. The folders follow the data flow:
+//! `config` (profiles, variants: TOML, validated) → `run` (plan the trial
+//! order, preflight, each trial: pinned server + probe + load generators +
+//! `/proc` sampler, results on disk) → `analyse` (flat metrics per trial,
+//! statistics, summary, verdicts) → `present` (plots, report, diff).
 
+pub mod analyse;
 pub mod cli;
-pub mod diff;
-pub mod metrics;
-pub mod micro;
-pub mod plan;
-pub mod plots;
-pub mod preflight;
-pub mod profile;
-pub mod report;
-pub mod results;
-pub mod runner;
-pub mod sampler;
+pub mod config;
+pub mod present;
+pub mod run;
 pub mod schema_check;
-pub mod signals;
-pub mod stats;
-pub mod summary;
-pub mod trial;
-pub mod verdict;

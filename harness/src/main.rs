@@ -5,7 +5,7 @@ fn main() {
         Err(e) => {
             eprintln!("harness: {e:#}");
             std::process::exit(
-                match e.downcast_ref::<rtc_harness::profile::ProfileError>() {
+                match e.downcast_ref::<rtc_harness::config::profile::ProfileError>() {
                     Some(_) => 2,
                     None => 1,
                 },

@@ -7,10 +7,10 @@ use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, log_range, log_ticks, render,
     say, titled,
 };
-use crate::report::data::RunData;
-use crate::report::units;
-use crate::stats::Estimate;
-use crate::summary::ScenarioSummary;
+use crate::analyse::stats::Estimate;
+use crate::analyse::summary::ScenarioSummary;
+use crate::present::report::data::RunData;
+use crate::present::report::units;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -505,8 +505,8 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
     // generator may have fallen behind) are the point of this plot.
     let mut rows = Vec::new();
     let mut groups = Vec::new();
-    let lag = |t: &crate::trial::TrialRecord, c: &str, k: &str| {
-        crate::report::data::client_doc(t, c)?
+    let lag = |t: &crate::run::trial::TrialRecord, c: &str, k: &str| {
+        crate::present::report::data::client_doc(t, c)?
             .get("send_lag_us")?
             .get(k)?
             .as_f64()
@@ -528,15 +528,16 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         for c in clients {
             let first = rows.len();
             for v in &sc.variants {
-                let trials: Vec<&crate::trial::TrialRecord> = run.trials_of(&sc.id, v).collect();
+                let trials: Vec<&crate::run::trial::TrialRecord> =
+                    run.trials_of(&sc.id, v).collect();
                 let ok: Vec<f64> = trials
                     .iter()
-                    .filter(|t| t.status == crate::trial::Status::Ok)
+                    .filter(|t| t.status == crate::run::trial::Status::Ok)
                     .filter_map(|t| lag(t, &c, "p99"))
                     .collect();
                 let excluded: Vec<f64> = trials
                     .iter()
-                    .filter(|t| t.status != crate::trial::Status::Ok)
+                    .filter(|t| t.status != crate::run::trial::Status::Ok)
                     .filter_map(|t| lag(t, &c, "p99"))
                     .collect();
                 if ok.is_empty() && excluded.is_empty() {
@@ -544,15 +545,15 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
                 }
                 let maxes: Vec<f64> = trials
                     .iter()
-                    .filter(|t| t.status == crate::trial::Status::Ok)
+                    .filter(|t| t.status == crate::run::trial::Status::Ok)
                     .filter_map(|t| lag(t, &c, "max"))
                     .collect();
                 rows.push(Row {
                     label: v.clone(),
                     variant: v.clone(),
                     style: palette.style(v),
-                    est: crate::stats::estimate(&ok, crate::summary::CONFIDENCE),
-                    other: (!maxes.is_empty()).then(|| crate::stats::median(&maxes)),
+                    est: crate::analyse::stats::estimate(&ok, crate::analyse::summary::CONFIDENCE),
+                    other: (!maxes.is_empty()).then(|| crate::analyse::stats::median(&maxes)),
                     excluded,
                 });
             }

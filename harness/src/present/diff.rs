@@ -3,9 +3,9 @@
 //! the Mann-Whitney p-value, "~" when the difference is not significant —
 //! what benchstat does for Go benchmarks, for "did my change help".
 
-use crate::report::units::{self, Unit};
-use crate::stats::{self, Estimate};
-use crate::summary::{self, ScenarioSummary, Summary};
+use crate::analyse::stats::{self, Estimate};
+use crate::analyse::summary::{self, ScenarioSummary, Summary};
+use crate::present::report::units::{self, Unit};
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -202,7 +202,7 @@ pub fn run(a: &Path, b: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::Counts;
+    use crate::analyse::summary::Counts;
     use std::collections::BTreeMap;
 
     fn sc(values: &[(&str, &str, &[f64])]) -> ScenarioSummary {

@@ -9,10 +9,10 @@ use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, log_range, log_ticks, render,
     say, titled,
 };
-use crate::metrics;
-use crate::report::data::RunData;
-use crate::report::units;
-use crate::trial::TrialRecord;
+use crate::analyse::metrics;
+use crate::present::report::data::RunData;
+use crate::present::report::units;
+use crate::run::trial::TrialRecord;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -78,7 +78,7 @@ pub fn track(t: &TrialRecord, style: VariantStyle, label: String) -> Track {
     let x = |ms: f64| (ms - start) / 1e3;
     // CPU over ±2 samples (~400 ms) that read every thread (where the
     // sampler thinned its per-thread passes, the span is wider).
-    let s = crate::sampler::full_only(all);
+    let s = crate::run::sampler::full_only(all);
     let cpu_pct = (0..s.len())
         .filter_map(|i| {
             let (a, b) = (&s[i.saturating_sub(2)], &s[(i + 2).min(s.len() - 1)]);
@@ -404,9 +404,9 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                     "{} — trial {}",
                     sc.title,
                     match t.status {
-                        crate::trial::Status::Ok => "ok",
-                        crate::trial::Status::Invalid => "INVALID",
-                        crate::trial::Status::Failed => "FAILED",
+                        crate::run::trial::Status::Ok => "ok",
+                        crate::run::trial::Status::Invalid => "INVALID",
+                        crate::run::trial::Status::Failed => "FAILED",
                     }
                 ),
                 client,
@@ -435,7 +435,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         for v in &sc.variants {
             let Some(t) = run
                 .trials_of(&sc.id, v)
-                .find(|t| t.status == crate::trial::Status::Ok && micro_timeline(t).is_some())
+                .find(|t| t.status == crate::run::trial::Status::Ok && micro_timeline(t).is_some())
             else {
                 continue;
             };
@@ -481,7 +481,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
 fn keep_alive_note(run: &RunData, scenario: &str) -> String {
     run.trials
         .iter()
-        .filter(|t| t.scenario == scenario && t.language == crate::profile::Language::Rust)
+        .filter(|t| t.scenario == scenario && t.language == crate::config::profile::Language::Rust)
         .find_map(|t| {
             t.server
                 .config

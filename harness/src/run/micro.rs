@@ -4,11 +4,11 @@
 //! the process's own timed repeats; processes are the repeats the
 //! statistics see, as trials are for the network scenarios).
 
-use crate::plan::PlannedMicro;
-use crate::results;
-use crate::sampler::Sampler;
-use crate::signals::{self, Interrupted};
-use crate::trial::{self, ServerRecord, Status, TrialRecord};
+use crate::run::plan::PlannedMicro;
+use crate::run::results;
+use crate::run::sampler::Sampler;
+use crate::run::signals::{self, Interrupted};
+use crate::run::trial::{self, ServerRecord, Status, TrialRecord};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -47,7 +47,7 @@ pub fn metrics_of(doc: &Value) -> BTreeMap<String, f64> {
             if !xs.is_empty() {
                 out.insert(
                     format!("{name}.{variant}.{metric}"),
-                    crate::stats::median(&xs),
+                    crate::analyse::stats::median(&xs),
                 );
             }
         }
@@ -74,9 +74,9 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
     let origin = Instant::now();
     let now = SystemTime::now();
     let language = if planned.language == "go" {
-        crate::profile::Language::Go
+        crate::config::profile::Language::Go
     } else {
-        crate::profile::Language::Rust
+        crate::config::profile::Language::Rust
     };
     let mut rec = TrialRecord {
         schema_version: results::SCHEMA_VERSION,
@@ -324,7 +324,7 @@ fn cargo(
 /// (does it run and return 42?).
 fn c12(
     ctx: &trial::Context,
-    m: &crate::profile::MicroSpec,
+    m: &crate::config::profile::MicroSpec,
     mut rec: TrialRecord,
 ) -> Result<TrialRecord, Interrupted> {
     let common = [

@@ -2,7 +2,7 @@
 //! run): binaries present and runnable, toolchain versions, CPUs for
 //! pinning, the file-descriptor limit, the data file, free disk, loopback.
 
-use crate::profile::{Profile, Variants};
+use crate::config::profile::{Profile, Variants};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -148,7 +148,7 @@ pub fn run(
     }
 
     pf.cpus_allowed = rtc_common::affinity::allowed_cpus().unwrap_or_default();
-    match crate::plan::split_cpus(&pf.cpus_allowed) {
+    match crate::run::plan::split_cpus(&pf.cpus_allowed) {
         Some((s, c)) => {
             pf.server_cpus = s;
             pf.client_cpus = c;
@@ -223,7 +223,7 @@ pub fn run(
 
     // The C12 compile check builds its probes with cargo during the run.
     if profile.is_some_and(|p| p.micro.iter().any(|m| m.bench == "c12")) {
-        let cargo = crate::micro::cargo_program();
+        let cargo = crate::run::micro::cargo_program();
         match command_line(Path::new(&cargo), &["--version"], Duration::from_secs(30)) {
             Ok(v) => pf.cargo_version = Some(v),
             Err(e) => pf.errors.push(format!(

@@ -6,12 +6,12 @@
 use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, render, say, tick, titled,
 };
-use crate::report::data::RunData;
-use crate::report::units::{self, Unit};
-use crate::stats::{self, Estimate};
-use crate::summary::{CONFIDENCE, ScenarioSummary};
-use crate::trial::Status;
-use crate::verdict::{fill_metric, match_metric};
+use crate::analyse::stats::{self, Estimate};
+use crate::analyse::summary::{CONFIDENCE, ScenarioSummary};
+use crate::analyse::verdict::{fill_metric, match_metric};
+use crate::present::report::data::RunData;
+use crate::present::report::units::{self, Unit};
+use crate::run::trial::Status;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -274,12 +274,12 @@ pub(super) fn client_bound(run: &RunData, scenario: &str) -> bool {
 /// A trial's metric, or for `<client>.<dotted path>` names the metrics
 /// leave out (a class's `spec`), the number at that path in the client's
 /// document.
-fn trial_value(t: &crate::trial::TrialRecord, metric: &str) -> Option<f64> {
+fn trial_value(t: &crate::run::trial::TrialRecord, metric: &str) -> Option<f64> {
     if let Some(v) = t.metrics.get(metric) {
         return Some(*v);
     }
     let (client, path) = metric.split_once('.')?;
-    let mut v = crate::report::data::client_doc(t, client)?;
+    let mut v = crate::present::report::data::client_doc(t, client)?;
     for seg in path.split('.') {
         v = v.get(seg)?;
     }

@@ -3,9 +3,9 @@
 //! interval and U-test p-value. Recomputed from the trial files alone, so it
 //! can be rebuilt (and `harness report` re-run) long after the run.
 
-use crate::profile::{LoadModel, Profile};
-use crate::stats::{self, Estimate, Ratio};
-use crate::trial::{Status, TrialRecord};
+use crate::analyse::stats::{self, Estimate, Ratio};
+use crate::config::profile::{LoadModel, Profile};
+use crate::run::trial::{Status, TrialRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -208,9 +208,9 @@ pub fn summarize(
         .map(|u| unit_summary(u, &refs))
         .collect();
     Summary {
-        schema_version: crate::results::SCHEMA_VERSION,
+        schema_version: crate::run::results::SCHEMA_VERSION,
         profile: p.name.clone(),
-        generated_at: crate::results::rfc3339(std::time::SystemTime::now()),
+        generated_at: crate::run::results::rfc3339(std::time::SystemTime::now()),
         complete,
         interrupted,
         confidence_level: CONFIDENCE,
@@ -220,7 +220,7 @@ pub fn summarize(
 }
 
 /// Reads every trial file of a run directory.
-pub fn load_trials(run: &crate::results::RunDir) -> anyhow::Result<Vec<TrialRecord>> {
+pub fn load_trials(run: &crate::run::results::RunDir) -> anyhow::Result<Vec<TrialRecord>> {
     let mut out = Vec::new();
     let dir = run.root.join("trials");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)

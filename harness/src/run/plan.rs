@@ -3,7 +3,9 @@
 //! (interleaving, rates from capacity, SHA rounds from milliseconds) are
 //! unit-tested here, as hyperfine tests its scheduling with a mock executor.
 
-use crate::profile::{ClientSpec, Defaults, LoadModel, Profile, ScenarioSpec, Variant, Workload};
+use crate::config::profile::{
+    ClientSpec, Defaults, LoadModel, Profile, ScenarioSpec, Variant, Workload,
+};
 use std::collections::BTreeMap;
 
 /// One server process under one load, identified by scenario, variant, repeat.
@@ -195,8 +197,8 @@ pub fn server_args(
     ];
     if !variant.is_current_thread() {
         let flag = match variant.language {
-            crate::profile::Language::Go => "--procs",
-            crate::profile::Language::Rust => "--workers",
+            crate::config::profile::Language::Go => "--procs",
+            crate::config::profile::Language::Rust => "--workers",
         };
         a.extend([flag.to_string(), workers.to_string()]);
     }
@@ -361,7 +363,7 @@ pub fn split_cpus(allowed: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{Variants, parse_profile, parse_variants};
+    use crate::config::profile::{Variants, parse_profile, parse_variants};
     use std::path::Path;
 
     fn fixture() -> (Profile, Variants) {

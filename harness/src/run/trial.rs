@@ -3,12 +3,12 @@
 //! throughout, then a trial JSON written whole. Every child is ended before
 //! this returns, whatever happens.
 
-use crate::metrics;
-use crate::plan::{self, ClientRun, PlannedTrial};
-use crate::profile::{Profile, Variants};
-use crate::results::{self, RunDir};
-use crate::sampler::{ProcSample, Sampler};
-use crate::signals::{self, Interrupted};
+use crate::analyse::metrics;
+use crate::config::profile::{Profile, Variants};
+use crate::run::plan::{self, ClientRun, PlannedTrial};
+use crate::run::results::{self, RunDir};
+use crate::run::sampler::{ProcSample, Sampler};
+use crate::run::signals::{self, Interrupted};
 use rtc_common::child::{ListeningChild, SpawnOptions, spawn_listening};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -96,7 +96,7 @@ pub struct TrialRecord {
     pub trial_id: String,
     pub scenario: String,
     pub variant: String,
-    pub language: crate::profile::Language,
+    pub language: crate::config::profile::Language,
     pub repeat: usize,
     pub claims: Vec<String>,
     pub status: Status,
@@ -287,7 +287,8 @@ fn drive(
     rec.server.pid = Some(server.pid());
     rec.server.cpus_allowed_list = cpus_allowed_list(server.pid());
     rec.server.config = wait_config_line(&server);
-    rec.server.threads_at_start = crate::sampler::sample_once(server.pid(), 0.0).map(|s| s.threads);
+    rec.server.threads_at_start =
+        crate::run::sampler::sample_once(server.pid(), 0.0).map(|s| s.threads);
 
     let result = with_server(ctx, rec, &mut server, &client_runs, origin, scenario, d);
 
@@ -346,7 +347,11 @@ fn exit_text(code: Option<i32>, signal: Option<i32>) -> String {
     }
 }
 
-type ClientPlan<'a> = (&'a crate::profile::ClientSpec, Vec<f64>, Option<String>);
+type ClientPlan<'a> = (
+    &'a crate::config::profile::ClientSpec,
+    Vec<f64>,
+    Option<String>,
+);
 
 fn with_server(
     ctx: &Context,
@@ -354,8 +359,8 @@ fn with_server(
     server: &mut ListeningChild,
     client_runs: &[ClientPlan],
     origin: Instant,
-    scenario: &crate::profile::ScenarioSpec,
-    d: &crate::profile::Defaults,
+    scenario: &crate::config::profile::ScenarioSpec,
+    d: &crate::config::profile::Defaults,
 ) -> Result<(), Interrupted> {
     // Verify before load, as TechEmpower does: a few requests of each kind, bytes checked.
     for v in ctx.probe.iter().filter(|v| {

@@ -101,7 +101,7 @@ impl Exporter for Markdown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Verdict;
+    use crate::analyse::verdict::Verdict;
 
     #[test]
     fn tables_escape_pipes_and_verdicts_are_bold() {

@@ -3,10 +3,10 @@
 //! Reading is tolerant: a missing or unreadable file is a problem listed in
 //! the report, never a panic.
 
-use crate::profile::Language;
-use crate::results::RunDir;
-use crate::summary::{ScenarioSummary, Summary};
-use crate::trial::{Status, TrialRecord};
+use crate::analyse::summary::{ScenarioSummary, Summary};
+use crate::config::profile::Language;
+use crate::run::results::RunDir;
+use crate::run::trial::{Status, TrialRecord};
 use anyhow::{Context, Result};
 use base64::Engine as _;
 use hdrhistogram::Histogram;

@@ -5,11 +5,11 @@
 //! — so the report, plots and verdicts are tested on files shaped exactly
 //! like a real run's, without running anything.
 
-use crate::profile::{self, Profile, ScenarioSpec};
-use crate::results::{self, RunDir};
-use crate::stats::SplitMix64;
-use crate::summary;
-use crate::trial::TrialRecord;
+use crate::analyse::stats::SplitMix64;
+use crate::analyse::summary;
+use crate::config::profile::{self, Profile, ScenarioSpec};
+use crate::run::results::{self, RunDir};
+use crate::run::trial::TrialRecord;
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
@@ -462,14 +462,19 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
         "metrics": {}
     }))
     .expect("the fixture's trial matches TrialRecord");
-    rec.metrics = crate::metrics::derive(&rec, s, &p.defaults);
+    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults);
     rec
 }
 
 /// A blocking-burst microbenchmark trial. The synthetic data is made so
 /// that Go's thread count stays up and tokio's falls after the keep-alive
 /// (what the tests expect the verdicts to find in it).
-fn micro_trial(m: &crate::profile::MicroSpec, lang: &str, repeat: usize, seed: u64) -> TrialRecord {
+fn micro_trial(
+    m: &crate::config::profile::MicroSpec,
+    lang: &str,
+    repeat: usize,
+    seed: u64,
+) -> TrialRecord {
     let (id, claims) = (m.id.as_str(), &m.claims);
     if m.bench == "c12" {
         return c12_trial(m, repeat);
@@ -514,14 +519,14 @@ fn micro_trial(m: &crate::profile::MicroSpec, lang: &str, repeat: usize, seed: u
         "clients": [], "server_samples": [], "metrics": {}
     }))
     .expect("the fixture's micro trial matches TrialRecord");
-    t.metrics = crate::micro::metrics_of(&doc);
+    t.metrics = crate::run::micro::metrics_of(&doc);
     t.micro_document = Some(doc);
     t
 }
 
 /// A C12 compile-probe trial as `micro::c12` writes it: the spawn probe
 /// failed with E0277, the LocalSet probe ran and printed 42.
-fn c12_trial(m: &crate::profile::MicroSpec, repeat: usize) -> TrialRecord {
+fn c12_trial(m: &crate::config::profile::MicroSpec, repeat: usize) -> TrialRecord {
     let doc = json!({
         "schema_version": 1,
         "bench": "c12",

@@ -7,9 +7,9 @@ use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, log_range, log_ticks, render,
     say, titled,
 };
-use crate::report::data::RunData;
-use crate::report::units;
-use crate::stats::Estimate;
+use crate::analyse::stats::Estimate;
+use crate::present::report::data::RunData;
+use crate::present::report::units;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -16,9 +16,9 @@ pub mod html;
 pub mod markdown;
 pub mod units;
 
-use crate::plots::{self, Figure, PlotPaths};
-use crate::trial::Status;
-use crate::verdict::{self, CheckResult, ClaimResult, Condition, Evidence, TrialFacts};
+use crate::analyse::verdict::{self, CheckResult, ClaimResult, Condition, Evidence, TrialFacts};
+use crate::present::plots::{self, Figure, PlotPaths};
+use crate::run::trial::Status;
 use anyhow::Result;
 use data::RunData;
 use doc::{Block, Doc, Exporter, Inline, Line, anchor, rich, text};
@@ -65,7 +65,7 @@ pub fn write(root: &Path, dir: &Path) -> Result<Outcome> {
     let exporters: [&dyn Exporter; 2] = [&html::Html, &markdown::Markdown];
     for ex in exporters {
         let path = dir.join(ex.file_name());
-        crate::results::write_atomic(&path, ex.export(&doc, dir)?.as_bytes())?;
+        crate::run::results::write_atomic(&path, ex.export(&doc, dir)?.as_bytes())?;
         files.push(path);
     }
     Ok(Outcome {
@@ -180,7 +180,7 @@ fn coverage(v: &verdict::Value, sides: &[verdict::Side]) -> String {
                 sides.first().map(|s| s.estimate.n).unwrap_or(0),
                 sides.get(1).map(|s| s.estimate.n).unwrap_or(0),
             );
-            let c = crate::stats::bootstrap_coverage(na, nb, v.confidence);
+            let c = crate::analyse::stats::bootstrap_coverage(na, nb, v.confidence);
             match c.at_least {
                 Some(at_least) => format!(
                     "bootstrap, nominal {}; {na} vs {nb} repeats: the extreme-{} span, real coverage ≥ {} (exact value unknown)",
@@ -620,7 +620,7 @@ pub fn interval_note(n: Option<usize>, nominal: f64) -> String {
             pct(order_stat_coverage(n))
         )
     };
-    let b = crate::stats::bootstrap_coverage(n, n, nominal);
+    let b = crate::analyse::stats::bootstrap_coverage(n, n, nominal);
     let ratio = match b.at_least {
         Some(c) => format!(
             "a ratio or difference of two medians comes with a percentile-bootstrap interval (2,000 resamples, fixed seed) at a nominal {}; with {n} repeats per side the resamples hit the extremes so often that this interval is the span of the extreme ratios (min of one side against max of the other), and its real coverage is only known to be at least {} (the chance that both medians lie inside their samples' min..max)",
@@ -657,9 +657,9 @@ fn min_repeats(run: &RunData) -> Option<usize> {
 
 /// Coverage of the min..max interval of a median with n values.
 fn order_stat_coverage(n: usize) -> f64 {
-    crate::stats::estimate(
+    crate::analyse::stats::estimate(
         &(0..n).map(|i| i as f64).collect::<Vec<_>>(),
-        crate::summary::CONFIDENCE,
+        crate::analyse::summary::CONFIDENCE,
     )
     .map(|e| e.confidence)
     .unwrap_or(0.0)
@@ -711,14 +711,14 @@ fn config_value(cfg: &serde_json::Value, key: &str) -> Option<String> {
 
 /// The program a trial ran and whether it is Go: network servers from
 /// their config line's `server`, microbenchmarks from their binary.
-fn program_of(t: &crate::trial::TrialRecord) -> Option<(String, bool)> {
+fn program_of(t: &crate::run::trial::TrialRecord) -> Option<(String, bool)> {
     let cfg = t.server.config.as_ref()?;
     let bin = Path::new(&t.server.binary)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| t.server.binary.clone());
     if t.micro_document.is_some() {
-        return Some((bin, t.language == crate::profile::Language::Go));
+        return Some((bin, t.language == crate::config::profile::Language::Go));
     }
     match cfg.get("server").and_then(|v| v.as_str()) {
         Some("go") => Some((
@@ -1199,7 +1199,7 @@ fn caveats(run: &RunData, claims: &[ClaimResult], b: &mut Vec<Block>) {
             items.push(text(format!(
                 "Few repeats: with {n} valid repeats the interval of a median covers it with {} only, a ratio's bootstrap interval rests on {n} values per side (nominal 95 %, real coverage {}), and the Mann-Whitney test cannot reach p < 0.05. Verdicts of this run are provisional; `make compare PROFILE=full` runs 6 repeats (96.9 %).",
                 pct(cov),
-                match crate::stats::bootstrap_coverage(n, n, run.summary.confidence_level).at_least {
+                match crate::analyse::stats::bootstrap_coverage(n, n, run.summary.confidence_level).at_least {
                     Some(c) => format!("known only to be at least {}", pct(c)),
                     None => "below nominal".into(),
                 }
@@ -1229,7 +1229,7 @@ fn caveats(run: &RunData, claims: &[ClaimResult], b: &mut Vec<Block>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Verdict;
+    use crate::analyse::verdict::Verdict;
 
     fn root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1253,13 +1253,18 @@ mod tests {
             .join("\n")
     }
 
-    fn fixture_profile() -> (crate::profile::Profile, ()) {
+    fn fixture_profile() -> (crate::config::profile::Profile, ()) {
         let root = root();
         let vtext = std::fs::read_to_string(root.join("harness/variants.toml")).unwrap();
-        let variants = crate::profile::parse_variants(Path::new("variants.toml"), &vtext).unwrap();
+        let variants =
+            crate::config::profile::parse_variants(Path::new("variants.toml"), &vtext).unwrap();
         (
-            crate::profile::parse_profile(Path::new("fixture.toml"), fixture::PROFILE, &variants)
-                .unwrap(),
+            crate::config::profile::parse_profile(
+                Path::new("fixture.toml"),
+                fixture::PROFILE,
+                &variants,
+            )
+            .unwrap(),
             (),
         )
     }
@@ -1423,7 +1428,7 @@ mod tests {
         }
         // Every plot drawn is one the plot module says it can draw.
         let (p, _) = fixture_profile();
-        let possible = crate::plots::possible_names(&p);
+        let possible = crate::present::plots::possible_names(&p);
         for f in out.figures.iter().filter(|f| f.kind != "trial-timeline") {
             assert!(possible.contains(&f.name), "{} not in {possible:?}", f.name);
         }

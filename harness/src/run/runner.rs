@@ -2,13 +2,13 @@
 //! the summary rewritten after each scenario, and on Ctrl-C every child
 //! ended, what finished summarized, exit 130.
 
-use crate::plan;
-use crate::preflight;
-use crate::profile::{self, Profile, Variants};
-use crate::results::{self, RunDir};
-use crate::signals;
-use crate::summary;
-use crate::trial::{self, Status, TrialRecord};
+use crate::analyse::summary;
+use crate::config::profile::{self, Profile, Variants};
+use crate::run::plan;
+use crate::run::preflight;
+use crate::run::results::{self, RunDir};
+use crate::run::signals;
+use crate::run::trial::{self, Status, TrialRecord};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -323,7 +323,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             probe: &probe,
         };
         let t0 = Instant::now();
-        match crate::micro::run(&ctx, m) {
+        match crate::run::micro::run(&ctx, m) {
             Ok(rec) => {
                 progress.finished(&rec, t0.elapsed().as_secs_f64());
                 records.push(rec);

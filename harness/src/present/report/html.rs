@@ -2,7 +2,7 @@
 //! inline, no script, nothing fetched from the network.
 
 use super::doc::{Block, Doc, Exporter, Inline, Line, anchor};
-use crate::verdict::Verdict;
+use crate::analyse::verdict::Verdict;
 use anyhow::Result;
 use std::path::Path;
 

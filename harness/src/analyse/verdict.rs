@@ -24,10 +24,10 @@
 //! or failed trials, missing metrics and scenarios the run did not measure
 //! make a condition inconclusive with the reason.
 
-use crate::report::units::{self, Unit};
-use crate::stats::{self, Estimate};
-use crate::summary::{ScenarioSummary, Summary};
-use crate::trial::{Status, TrialRecord};
+use crate::analyse::stats::{self, Estimate};
+use crate::analyse::summary::{ScenarioSummary, Summary};
+use crate::present::report::units::{self, Unit};
+use crate::run::trial::{Status, TrialRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -1779,7 +1779,7 @@ fn is_data(k: &CheckResult) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::Counts;
+    use crate::analyse::summary::Counts;
 
     fn est(values: &[f64]) -> Estimate {
         stats::estimate(values, 0.95).unwrap()
@@ -2413,12 +2413,12 @@ mod tests {
         );
     }
 
-    fn shipped_profiles() -> Vec<crate::profile::Profile> {
+    fn shipped_profiles() -> Vec<crate::config::profile::Profile> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         ["quick", "full"]
             .iter()
             .map(|name| {
-                crate::profile::load(root, name)
+                crate::config::profile::load(root, name)
                     .unwrap_or_else(|e| panic!("profile {name}: {e}"))
                     .0
             })
@@ -2436,7 +2436,7 @@ mod tests {
     #[test]
     fn shipped_claims_file_is_valid_and_complete() {
         let c = shipped_claims();
-        for id in crate::profile::KNOWN_CLAIMS {
+        for id in crate::config::profile::KNOWN_CLAIMS {
             assert!(
                 c.claims.iter().any(|x| &x.id == id),
                 "claims.toml has no entry for {id}"
@@ -2473,7 +2473,7 @@ mod tests {
     fn shipped_claims_name_only_plots_that_can_be_drawn() {
         let mut possible: Vec<String> = Vec::new();
         for p in shipped_profiles() {
-            possible.extend(crate::plots::possible_names(&p));
+            possible.extend(crate::present::plots::possible_names(&p));
         }
         for claim in &shipped_claims().claims {
             for plot in &claim.plots {

@@ -8,9 +8,9 @@ use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, log_range, log_ticks, render,
     say, titled,
 };
-use crate::report::data::{self, Part, RunData};
-use crate::report::units;
-use crate::trial::Status;
+use crate::present::report::data::{self, Part, RunData};
+use crate::present::report::units;
+use crate::run::trial::Status;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -60,7 +60,7 @@ pub fn series_of(hists: &[hdrhistogram::Histogram<u64>], x_max: f64) -> Vec<(f64
                 .map(|h| h.value_at_quantile(q) as f64 / 1e3)
                 .collect();
             v.sort_by(f64::total_cmp);
-            let med = crate::stats::median(&v);
+            let med = crate::analyse::stats::median(&v);
             (
                 x,
                 med.max(0.001),

@@ -1,7 +1,7 @@
 //! The report as a small document tree, built once and written by each
 //! exporter (Markdown, HTML) — hyperfine's one-file-per-format, one trait.
 
-use crate::verdict::Verdict;
+use crate::analyse::verdict::Verdict;
 use anyhow::Result;
 use std::path::Path;
 

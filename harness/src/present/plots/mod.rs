@@ -20,9 +20,9 @@ pub mod knee;
 pub mod spectrum;
 pub mod timeline;
 
-use crate::profile::Language;
-use crate::report::data::RunData;
-use crate::report::units::{self, Unit};
+use crate::config::profile::Language;
+use crate::present::report::data::RunData;
+use crate::present::report::units::{self, Unit};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The bundled font (Bitstream Vera licence, see assets/DejaVuSans-LICENSE.txt).
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 pub const FONT_FAMILY: &str = "sans-serif";
 
 fn register_font() {
@@ -479,7 +479,7 @@ pub fn render(chart: &impl Chart, paths: &PlotPaths, name: &str) -> Result<()> {
         root.present()
             .map_err(|x| anyhow::anyhow!("{name}: {}", e(x)))?;
     }
-    crate::results::write_atomic(&svg, text.as_bytes())?;
+    crate::run::results::write_atomic(&svg, text.as_bytes())?;
     // The image encoder picks the format from the extension: keep `.png` last.
     let tmp = png.with_file_name(format!(
         ".{}.tmp-{}.png",
@@ -655,7 +655,7 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    pub fn of<'a>(ests: impl IntoIterator<Item = &'a crate::stats::Estimate>) -> Coverage {
+    pub fn of<'a>(ests: impl IntoIterator<Item = &'a crate::analyse::stats::Estimate>) -> Coverage {
         let mut by_n: Vec<(usize, f64, bool)> = Vec::new();
         for e in ests {
             if by_n.iter().any(|(n, _, _)| *n == e.n) {
@@ -719,12 +719,15 @@ impl Coverage {
         let short_of_95 = self
             .by_n
             .iter()
-            .any(|(_, c, _)| *c < crate::summary::CONFIDENCE - 1e-9);
+            .any(|(_, c, _)| *c < crate::analyse::summary::CONFIDENCE - 1e-9);
         format!(
             " {what}: the order-statistic interval of the median ({}{}).",
             self.words(),
             if short_of_95 {
-                format!("; not a {} interval", pct(crate::summary::CONFIDENCE))
+                format!(
+                    "; not a {} interval",
+                    pct(crate::analyse::summary::CONFIDENCE)
+                )
             } else {
                 String::new()
             }
@@ -743,8 +746,8 @@ fn pct(x: f64) -> String {
 /// claims.toml may name. Each module's own name function is used, so a
 /// renamed plot shows up here; the report's fixture test checks that every
 /// plot drawn is in this list.
-pub fn possible_names(p: &crate::profile::Profile) -> Vec<String> {
-    use crate::report::data::Part;
+pub fn possible_names(p: &crate::config::profile::Profile) -> Vec<String> {
+    use crate::present::report::data::Part;
     let mut out: Vec<String> = vec!["send-lag".into()];
     out.extend(bars::NAMES.iter().map(|n| n.to_string()));
     for s in &p.scenarios {

@@ -7,9 +7,9 @@
 //! `main.step2.achieved_rps`. Server metrics: `server.cpu_us_per_request`,
 //! `server.ctx_switches_per_request`, `server.threads_peak`, ...
 
-use crate::profile::{Defaults, ScenarioSpec};
-use crate::sampler::{ProcSample, counter_at};
-use crate::trial::TrialRecord;
+use crate::config::profile::{Defaults, ScenarioSpec};
+use crate::run::sampler::{ProcSample, counter_at};
+use crate::run::trial::TrialRecord;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -143,7 +143,7 @@ pub fn server_window_metrics(
         return;
     }
     // Cumulative per-thread counters come from full samples only.
-    let full = crate::sampler::full_only(samples);
+    let full = crate::run::sampler::full_only(samples);
     let delta = |f: fn(&ProcSample) -> u64| {
         Some(counter_at(&full, w.end_ms, f)? - counter_at(&full, w.start_ms, f)?)
     };
@@ -165,7 +165,7 @@ pub fn server_window_metrics(
         let mut rss: Vec<f64> = inside.iter().map(|s| s.rss_bytes as f64).collect();
         out.insert(
             format!("{prefix}rss_bytes_loaded"),
-            crate::stats::median(&rss),
+            crate::analyse::stats::median(&rss),
         );
         let threads = inside.iter().map(|s| s.threads).max().unwrap_or(0);
         out.insert(format!("{prefix}threads_in_window_max"), threads as f64);
@@ -175,7 +175,7 @@ pub fn server_window_metrics(
             rss.sort_by(f64::total_cmp);
             out.insert(
                 format!("{prefix}rss_bytes_per_conn"),
-                (crate::stats::median(&rss) - base.rss_bytes as f64).max(0.0) / conns,
+                (crate::analyse::stats::median(&rss) - base.rss_bytes as f64).max(0.0) / conns,
             );
         }
     }

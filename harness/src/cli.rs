@@ -39,6 +39,9 @@ pub enum Cmd {
         /// Results directory to write (default: results/<UTC stamp>-<profile>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Seed of the trial order (default: from the clock; meta.json records it).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Write report.md and report.html (with plots) for a results directory.
     Report { dir: PathBuf },
@@ -103,7 +106,12 @@ pub fn paths(cli: &Cli) -> Result<Paths> {
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let paths = paths(&cli)?;
     match cli.command {
-        Cmd::Run { profile, only, out } => {
+        Cmd::Run {
+            profile,
+            only,
+            out,
+            seed,
+        } => {
             let opts = runner::RunOptions {
                 root: paths.root,
                 bin_dir: paths.bin_dir,
@@ -111,6 +119,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 profile,
                 only,
                 out,
+                seed,
             };
             let (end, _) = runner::run(&opts)?;
             Ok(match end {
@@ -133,6 +142,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::Check { profile } => {
             let (p, variants) = profile::load(&paths.root, &profile)?;
+            let claims = crate::config::claims::load(&paths.root)?;
+            let expanded = crate::config::expand::expand(&p, &claims)?;
+            let n: usize = expanded.checks.iter().map(|c| c.comparisons.len()).sum();
+            println!(
+                "claims: {} claims, {} checks, {n} comparisons against this profile, every metric name known; A/A control: {} comparisons",
+                claims.claims.len(),
+                expanded.checks.len(),
+                expanded.aa.len()
+            );
             let pf = preflight::run(&paths.bin_dir, &paths.results_dir, &variants, Some(&p));
             println!(
                 "cpus allowed {:?}: server {:?}, load generator {:?}",

@@ -4,12 +4,15 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("harness: {e:#}");
-            std::process::exit(
-                match e.downcast_ref::<rtc_harness::config::profile::ProfileError>() {
-                    Some(_) => 2,
-                    None => 1,
-                },
-            );
+            // A profile or claims file that does not hold up is bad input.
+            let bad_input = e
+                .downcast_ref::<rtc_harness::config::profile::ProfileError>()
+                .is_some()
+                || e.downcast_ref::<rtc_harness::config::claims::ClaimsError>()
+                    .is_some()
+                || e.downcast_ref::<rtc_harness::config::expand::ExpandError>()
+                    .is_some();
+            std::process::exit(if bad_input { 2 } else { 1 });
         }
     }
 }

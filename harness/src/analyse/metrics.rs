@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Parts of the load generator's document that are not scalar metrics.
-const SKIP_KEYS: &[&str] = &[
+pub const SKIP_KEYS: &[&str] = &[
     "histograms",
     "histogram",
     "intervals",

@@ -1,9 +1,11 @@
 //! `summary.json`: for every scenario, each metric's median and interval per
-//! variant over the valid repeats, and each pair of variants' ratio with its
-//! interval and U-test p-value. Recomputed from the trial files alone, so it
-//! can be rebuilt (and `harness report` re-run) long after the run.
+//! variant over the valid rounds (with the round of each value, so any two
+//! sides can be paired later), and each pair of variants' ratio, paired by
+//! round, with its signed-rank interval and p-value. Recomputed from the
+//! trial files alone, so it can be rebuilt (and `harness report` re-run)
+//! long after the run.
 
-use crate::analyse::stats::{self, Estimate, Ratio};
+use crate::analyse::stats::{self, Comparison, Estimate, signed_rank};
 use crate::config::profile::{LoadModel, Profile};
 use crate::run::trial::{Status, TrialRecord};
 use serde::{Deserialize, Serialize};
@@ -20,11 +22,11 @@ pub struct Counts {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairRatio {
-    /// ratio = median(a) / median(b)
+    /// a / b, paired by round (Hodges–Lehmann on per-round log-ratios).
     pub a: String,
     pub b: String,
     #[serde(flatten)]
-    pub ratio: Ratio,
+    pub ratio: Comparison,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +39,7 @@ pub struct ScenarioSummary {
     pub counts: BTreeMap<String, Counts>,
     /// "trial id: problem" for every trial that was not ok.
     pub problems: Vec<String>,
-    /// metric -> variant -> estimate over the valid repeats.
+    /// metric -> variant -> estimate over the valid rounds.
     pub metrics: BTreeMap<String, BTreeMap<String, Estimate>>,
     /// metric -> ratios for each pair of variants, for every metric.
     pub ratios: BTreeMap<String, Vec<PairRatio>>,
@@ -117,7 +119,8 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
         .map(|v| (v.clone(), Counts::default()))
         .collect();
     let mut problems = Vec::new();
-    let mut values: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    // metric -> variant -> (round, value)
+    let mut values: BTreeMap<String, BTreeMap<String, Vec<(usize, f64)>>> = BTreeMap::new();
     for t in trials.iter().filter(|t| t.scenario == u.id) {
         let c = counts.entry(t.variant.clone()).or_default();
         match t.status {
@@ -131,13 +134,20 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
         if t.status != Status::Ok {
             continue;
         }
+        let round = t.repeat.saturating_sub(1);
         for (m, v) in &t.metrics {
+            if t.measurement.dropped.iter().any(|d| {
+                let p = d.prefix.trim_end_matches('.');
+                m == p || m.strip_prefix(p).is_some_and(|r| r.starts_with('.'))
+            }) {
+                continue;
+            }
             values
                 .entry(m.clone())
                 .or_default()
                 .entry(t.variant.clone())
                 .or_default()
-                .push(*v);
+                .push((round, *v));
         }
     }
     let mut metrics = BTreeMap::new();
@@ -145,13 +155,17 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
     for (m, per_variant) in &values {
         let est: BTreeMap<String, Estimate> = per_variant
             .iter()
-            .filter_map(|(v, xs)| stats::estimate(xs, CONFIDENCE).map(|e| (v.clone(), e)))
+            .filter_map(|(v, xs)| {
+                let (r, x): (Vec<usize>, Vec<f64>) = xs.iter().copied().unzip();
+                stats::order::estimate_rounds(&x, &r, CONFIDENCE).map(|e| (v.clone(), e))
+            })
             .collect();
         let mut pairs = Vec::new();
         for (i, a) in u.variants.iter().enumerate() {
             for b in &u.variants[i + 1..] {
                 if let (Some(xa), Some(xb)) = (per_variant.get(a), per_variant.get(b))
-                    && let Some(r) = stats::ratio(xa, xb, CONFIDENCE)
+                    && let Some(r) =
+                        signed_rank::paired_ratio(&signed_rank::pair_by_round(xa, xb), CONFIDENCE)
                 {
                     pairs.push(PairRatio {
                         a: a.clone(),

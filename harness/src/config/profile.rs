@@ -154,6 +154,16 @@ pub fn parse_variants(file: &Path, text: &str) -> Result<Variants, ProfileError>
             .map_err(|e: toml::de::Error| err(file, format!("variant '{name}'"), e.to_string()))?;
         let label = format!("variant '{name}'");
         check_name(&name, false).map_err(|m| err(file, &label, format!("name: {m}")))?;
+        if crate::config::expand::aa_original(&name).is_some() {
+            return Err(err(
+                file,
+                &label,
+                format!(
+                    "name: the suffix {:?} is kept for the A/A control's copies",
+                    crate::config::expand::AA_SUFFIX
+                ),
+            ));
+        }
         check_name(&v.server, true).map_err(|m| {
             err(
                 file,
@@ -241,6 +251,9 @@ impl Workload {
 pub enum LoadModel {
     Open,
     Closed,
+    /// Connections opened, `prime` requests each, then held idle for the
+    /// window (memory per connection).
+    Idle,
 }
 
 /// One load generator process of a scenario.
@@ -282,6 +295,10 @@ pub struct ClientSpec {
     /// "firehose" that shares the client CPU with a latency probe).
     #[serde(default)]
     pub nice: Option<i32>,
+    /// Idle model: verified requests each connection carries before it
+    /// goes idle (0: never used).
+    #[serde(default)]
+    pub prime: Option<usize>,
     /// Overrides of the scenario's timing for this client.
     #[serde(default)]
     pub warmup_s: Option<f64>,
@@ -320,6 +337,10 @@ pub struct ScenarioSpec {
     /// Start the server with the data file (work workload only).
     #[serde(default = "d_true")]
     pub data_file: bool,
+    /// Variants run a second time in every round under the name
+    /// `<variant>-aa` (an identical copy): the A/A control.
+    #[serde(default)]
+    pub aa_control: Vec<String>,
     #[serde(default)]
     pub notes: Option<String>,
 }
@@ -358,6 +379,10 @@ pub struct MicroSpec {
     /// one that can disable the LIFO slot); default `rust-micro`.
     #[serde(default)]
     pub rust_binary: Option<String>,
+    /// Arguments for the Rust program only (a knob Go has no counterpart
+    /// for, e.g. tokio's blocking-pool keep-alive).
+    #[serde(default)]
+    pub rust_args: Vec<String>,
 }
 
 impl MicroSpec {
@@ -460,7 +485,19 @@ pub fn parse_profile(
         let s: ScenarioSpec = value
             .try_into()
             .map_err(|e: toml::de::Error| err(file, &label, e.to_string()))?;
+        let mut s = s;
         validate_scenario(&s, &scenarios, variants).map_err(|m| err(file, &label, m))?;
+        for v in s.aa_control.clone() {
+            if !s.variants.contains(&v) {
+                return Err(err(
+                    file,
+                    &label,
+                    format!("key 'aa_control': {v:?} is not one of the scenario's variants"),
+                ));
+            }
+            s.variants
+                .push(format!("{v}{}", crate::config::expand::AA_SUFFIX));
+        }
         scenarios.push(s);
     }
     let mut micro: Vec<MicroSpec> = Vec::new();
@@ -609,7 +646,11 @@ fn validate_micro(m: &MicroSpec, id_taken: bool) -> Result<(), String> {
         check_count("repeats", n, MAX_REPEATS)?;
     }
     check_count("inner_repeats", m.inner_repeats, MAX_REPEATS)?;
-    if m.args.iter().any(|a| a == "--json" || a == "--repeats") {
+    if m.args
+        .iter()
+        .chain(&m.rust_args)
+        .any(|a| a == "--json" || a == "--repeats")
+    {
         return Err("key 'args': --json and --repeats are set by the harness".into());
     }
     check_seconds("timeout_s", m.timeout_s, true)?;
@@ -649,7 +690,18 @@ fn validate_client(
         c.rate_fractions.is_some(),
     ];
     let n_rate_keys = rate_keys.iter().filter(|b| **b).count();
+    if c.prime.is_some() && c.model != LoadModel::Idle {
+        return Err("key 'prime' belongs to model = \"idle\"".into());
+    }
     match c.model {
+        LoadModel::Idle => {
+            if n_rate_keys > 0 || c.depth.is_some() {
+                return Err("model = \"idle\" takes no rate and no depth".into());
+            }
+            if s.workload != Workload::Echo {
+                return Err("model = \"idle\" needs workload = \"echo\"".into());
+            }
+        }
         LoadModel::Closed => {
             if n_rate_keys > 0 {
                 return Err(
@@ -763,7 +815,30 @@ pub fn load(root: &Path, profile: &str) -> Result<(Profile, Variants), ProfileEr
     let ppath = profile_path(root, profile);
     let ptext = std::fs::read_to_string(&ppath)
         .map_err(|e| err(&ppath, "profile", format!("cannot read: {e}")))?;
-    Ok((parse_profile(&ppath, &ptext, &variants)?, variants))
+    let profile = parse_profile(&ppath, &ptext, &variants)?;
+    let variants = with_aa_copies(variants, &profile);
+    Ok((profile, variants))
+}
+
+/// The variants with an identical entry for each A/A copy the profile runs.
+pub fn with_aa_copies(mut variants: Variants, p: &Profile) -> Variants {
+    for s in &p.scenarios {
+        for copy in &s.variants {
+            if let Some(orig) = crate::config::expand::aa_original(copy)
+                && let Some(v) = variants.get(orig).cloned()
+            {
+                variants.insert(
+                    copy.clone(),
+                    Variant {
+                        name: copy.clone(),
+                        description: format!("A/A control: an identical copy of {orig}"),
+                        ..v
+                    },
+                );
+            }
+        }
+    }
+    variants
 }
 
 pub fn profile_path(root: &Path, profile: &str) -> PathBuf {

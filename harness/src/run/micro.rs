@@ -65,6 +65,9 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
     let errf = scratch.join(format!("{trial_id}.stderr"));
     let mut args = vec![m.bench.clone()];
     args.extend(m.args.iter().cloned());
+    if planned.language == "rust" {
+        args.extend(m.rust_args.iter().cloned());
+    }
     args.extend([
         "--repeats".into(),
         m.inner_repeats.to_string(),
@@ -114,6 +117,8 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         clients: Vec::new(),
         server_samples: Vec::new(),
         metrics: BTreeMap::new(),
+        measurement: Default::default(),
+        server_outcome: Default::default(),
         micro_document: None,
     };
     if m.bench == "c12" {
@@ -392,6 +397,8 @@ fn c12(
 
 fn finish(ctx: &trial::Context, mut rec: TrialRecord) -> Result<TrialRecord, Interrupted> {
     rec.ended_at = results::rfc3339(SystemTime::now());
+    // A microbenchmark measures itself: its run is valid when it finished.
+    rec.measurement.valid = rec.status == Status::Ok;
     if let Err(e) = results::write_json(&ctx.run.trial(&rec.trial_id), &rec) {
         rec.status = Status::Failed;
         rec.problems.push(e.to_string());

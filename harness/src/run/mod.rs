@@ -3,6 +3,7 @@
 //! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`).
 
 pub mod micro;
+pub mod outcome;
 pub mod plan;
 pub mod preflight;
 pub mod results;

@@ -8,13 +8,17 @@ use crate::config::profile::{
 };
 use std::collections::BTreeMap;
 
-/// One server process under one load, identified by scenario, variant, repeat.
+/// One server process under one load, identified by scenario, variant, round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedTrial {
     pub scenario: usize,
     pub variant: String,
-    /// 0-based repeat number.
+    /// 0-based round: every variant of every scenario of a group runs once
+    /// per round, so comparisons pair values of the same round.
     pub repeat: usize,
+    /// The group of scenarios it runs with (rounds of one group finish
+    /// before the next group starts).
+    pub group: usize,
 }
 
 impl PlannedTrial {
@@ -28,23 +32,132 @@ impl PlannedTrial {
     }
 }
 
-/// Scenario by scenario (a capacity scenario finishes before the scenarios
-/// that use it), repeats interleaved and the variant order rotated each
-/// repeat: A B C, B C A, C A B — drift hits every variant alike.
-pub fn order_trials(p: &Profile, only: &[String]) -> Vec<PlannedTrial> {
-    let mut out = Vec::new();
-    for (si, s) in p.scenarios.iter().enumerate() {
-        if !only.is_empty() && !only.contains(&s.id) {
+/// A small seeded generator (SplitMix64) for the trial order.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Fisher–Yates.
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// The order of `units` in each of `rounds` rounds: a seeded random order
+/// in even rounds, its mirror in the odd round after — so over each pair
+/// of rounds every unit's mean position is the same and a linear drift
+/// hits all of them alike (ABC CBA, not the unbalanced ABC BCA CAB).
+pub fn round_orders<T: Clone>(units: &[T], rounds: usize, rng_seed: u64) -> Vec<Vec<T>> {
+    let mut rng = Rng(rng_seed);
+    let mut out: Vec<Vec<T>> = Vec::new();
+    for r in 0..rounds {
+        if r % 2 == 1 {
+            let mut prev = out[r - 1].clone();
+            prev.reverse();
+            out.push(prev);
+        } else {
+            let mut v = units.to_vec();
+            rng.shuffle(&mut v);
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// Groups of scenarios run round by round together: scenarios a claim
+/// compares with each other (`links`, e.g. a scenario and its baseline)
+/// share rounds, so drift between rounds cancels in their pairs. A
+/// capacity scenario runs alone, before the scenarios that take their
+/// rates from it. Groups keep profile order.
+pub fn groups(p: &Profile, selected: &[usize], links: &[(String, String)]) -> Vec<Vec<usize>> {
+    let capacity: Vec<&str> = p
+        .scenarios
+        .iter()
+        .flat_map(|s| s.clients.iter().filter_map(|c| c.of_capacity.as_deref()))
+        .collect();
+    let idx = |id: &str| p.scenarios.iter().position(|s| s.id == id);
+    let mut parent: Vec<usize> = (0..p.scenarios.len()).collect();
+    fn find(parent: &mut [usize], x: usize) -> usize {
+        let mut r = x;
+        while parent[r] != r {
+            r = parent[r];
+        }
+        parent[x] = r;
+        r
+    }
+    for (a, b) in links {
+        let (Some(a), Some(b)) = (idx(a), idx(b)) else {
+            continue;
+        };
+        if capacity.contains(&p.scenarios[a].id.as_str())
+            || capacity.contains(&p.scenarios[b].id.as_str())
+        {
             continue;
         }
-        let n = s.variants.len();
-        for r in 0..s.repeats(&p.defaults) {
-            for i in 0..n {
-                out.push(PlannedTrial {
-                    scenario: si,
-                    variant: s.variants[(i + r) % n].clone(),
-                    repeat: r,
-                });
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        parent[ra.max(rb)] = ra.min(rb);
+    }
+    let mut out: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &si in selected {
+        let root = find(&mut parent, si);
+        match out.iter_mut().find(|(r, _)| *r == root) {
+            Some((_, g)) => g.push(si),
+            None => out.push((root, vec![si])),
+        }
+    }
+    out.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Every trial of the selected scenarios: group by group, round by round,
+/// each round's order drawn from `seed` (recorded with the run).
+pub fn order_trials(
+    p: &Profile,
+    only: &[String],
+    links: &[(String, String)],
+    seed: u64,
+) -> Vec<PlannedTrial> {
+    let selected: Vec<usize> = (0..p.scenarios.len())
+        .filter(|&i| only.is_empty() || only.contains(&p.scenarios[i].id))
+        .collect();
+    let mut out = Vec::new();
+    for (gi, g) in groups(p, &selected, links).iter().enumerate() {
+        let units: Vec<(usize, String)> = g
+            .iter()
+            .flat_map(|&si| {
+                p.scenarios[si]
+                    .variants
+                    .iter()
+                    .map(move |v| (si, v.clone()))
+            })
+            .collect();
+        let rounds = g
+            .iter()
+            .map(|&si| p.scenarios[si].repeats(&p.defaults))
+            .max()
+            .unwrap_or(0);
+        let group_seed = seed ^ (gi as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for (r, order) in round_orders(&units, rounds, group_seed)
+            .into_iter()
+            .enumerate()
+        {
+            for (si, v) in order {
+                if r < p.scenarios[si].repeats(&p.defaults) {
+                    out.push(PlannedTrial {
+                        scenario: si,
+                        variant: v,
+                        repeat: r,
+                        group: gi,
+                    });
+                }
             }
         }
     }
@@ -71,19 +184,22 @@ impl PlannedMicro {
     }
 }
 
-/// Microbenchmark processes, languages alternating and rotated per repeat.
-pub fn order_micro(p: &Profile, only: &[String]) -> Vec<PlannedMicro> {
+/// Microbenchmark processes, round by round, each round's language order
+/// drawn from `seed` and mirrored in the next.
+pub fn order_micro(p: &Profile, only: &[String], seed: u64) -> Vec<PlannedMicro> {
     let mut out = Vec::new();
     for (mi, m) in p.micro.iter().enumerate() {
         if !only.is_empty() && !only.contains(&m.id) {
             continue;
         }
         let langs = m.languages();
-        for r in 0..m.repeats.unwrap_or(p.defaults.repeats) {
-            for i in 0..langs.len() {
+        let rounds = m.repeats.unwrap_or(p.defaults.repeats);
+        let s = seed ^ (1000 + mi as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for (r, order) in round_orders(&langs, rounds, s).into_iter().enumerate() {
+            for l in order {
                 out.push(PlannedMicro {
                     micro: mi,
-                    language: langs[(i + r) % langs.len()].to_string(),
+                    language: l,
                     repeat: r,
                 });
             }
@@ -266,6 +382,10 @@ pub fn loadgen_args(
         a.extend(["--server-pid".into(), pid.to_string()]);
     }
     match c.model {
+        LoadModel::Idle => {
+            a.push("--idle".into());
+            a.extend(["--prime".into(), c.prime.unwrap_or(0).to_string()]);
+        }
         LoadModel::Closed => {
             a.push("--closed".into());
             a.extend(["--depth".into(), c.depth.unwrap_or(1).to_string()]);
@@ -428,21 +548,54 @@ mod tests {
     }
 
     #[test]
-    fn trials_are_interleaved_with_rotating_order() {
-        let (p, _) = fixture();
-        let t = order_trials(&p, &[]);
-        let names: Vec<String> = t
-            .iter()
-            .map(|t| format!("{}{}", t.variant, t.repeat))
+    fn rounds_are_mirrored_pairs_of_a_seeded_order() {
+        let o = round_orders(&["a", "b", "c"], 4, 7);
+        assert_eq!(o.len(), 4);
+        let mut rev = o[0].clone();
+        rev.reverse();
+        assert_eq!(o[1], rev);
+        let mut rev2 = o[2].clone();
+        rev2.reverse();
+        assert_eq!(o[3], rev2);
+        // Each unit once per round; the same seed gives the same order.
+        for r in &o {
+            let mut x = r.clone();
+            x.sort();
+            assert_eq!(x, ["a", "b", "c"]);
+        }
+        assert_eq!(round_orders(&["a", "b", "c"], 4, 7), o);
+        // Over a mirrored pair every unit's mean position is the same.
+        for u in ["a", "b", "c"] {
+            let pos: usize = o[..2]
+                .iter()
+                .map(|r| r.iter().position(|x| *x == u).unwrap())
+                .sum();
+            assert_eq!(pos, 2);
+        }
+        // Different seeds reach different orders.
+        let firsts: std::collections::BTreeSet<Vec<&str>> = (0..50)
+            .map(|s| round_orders(&["a", "b", "c"], 1, s)[0].clone())
             .collect();
-        assert_eq!(
-            names,
-            [
-                "a0", "b0", "c0", "b1", "c1", "a1", "c2", "a2", "b2", "a0", "b0", "b1", "a1"
-            ]
-        );
-        assert_eq!(t[3].id(&p), "cap--b--r2");
-        let only = order_trials(&p, &["mix".to_string()]);
+        assert!(firsts.len() > 3, "{firsts:?}");
+    }
+
+    #[test]
+    fn linked_scenarios_share_rounds_and_capacity_runs_first() {
+        let (p, _) = fixture();
+        let t = order_trials(&p, &[], &[], 1);
+        // cap: 3 variants x 3 rounds, then mix: 2 x 2.
+        assert_eq!(t.len(), 13);
+        assert!(t[..9].iter().all(|x| x.scenario == 0 && x.group == 0));
+        assert!(t[9..].iter().all(|x| x.scenario == 1 && x.group == 1));
+        for r in 0..3 {
+            let round: Vec<&PlannedTrial> = t[..9].iter().filter(|x| x.repeat == r).collect();
+            assert_eq!(round.len(), 3);
+        }
+        assert_eq!(t[0].id(&p).split("--r").nth(1), Some("1"));
+        // The capacity scenario never joins its dependent's group.
+        let g = groups(&p, &[0, 1], &[("cap".into(), "mix".into())]);
+        assert_eq!(g, vec![vec![0], vec![1]]);
+        let only = order_trials(&p, &["mix".to_string()], &[], 1);
         assert!(only.iter().all(|t| t.scenario == 1) && only.len() == 4);
         assert_eq!(with_dependencies(&p, &["mix".to_string()]), ["mix", "cap"]);
     }
@@ -539,7 +692,7 @@ mod tests {
     #[test]
     fn durations_add_up() {
         let (p, _) = fixture();
-        let t = order_trials(&p, &[]);
+        let t = order_trials(&p, &[], &[], 3);
         // cap: 0.7 + 3 + 0.5 = 4.2 s x 9; mix: 0.7 + 2 steps x 3 + 0.5 + 0.5 = 7.7 s x 4.
         assert!((profile_seconds(&p, &t) - (9.0 * 4.2 + 4.0 * 7.7)).abs() < 1e-9);
     }

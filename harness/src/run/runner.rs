@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Write into this directory instead of results/<stamp>-<profile>.
     pub out: Option<PathBuf>,
+    /// Seed of the trial order (default: drawn from the clock; recorded).
+    pub seed: Option<u64>,
 }
 
 /// How a run ended, for the exit code.
@@ -42,6 +44,8 @@ struct Meta<'a> {
     profile: &'a str,
     profile_file: String,
     only: &'a [String],
+    /// Seed of the trial order: the same seed replays the same order.
+    order_seed: u64,
     started_at: String,
     ended_at: Option<String>,
     interrupted: bool,
@@ -145,6 +149,10 @@ impl Progress {
 pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     signals::install();
     let (p, variants) = profile::load(&opts.root, &opts.profile)?;
+    // The claims are checked against this profile before anything runs: a
+    // rule naming a metric no scenario emits stops the run here.
+    let claims = crate::config::claims::load(&opts.root)?;
+    let expanded = crate::config::expand::expand(&p, &claims)?;
     for id in &opts.only {
         if !p.scenarios.iter().any(|s| &s.id == id) && !p.micro.iter().any(|m| &m.id == id) {
             bail!(
@@ -187,8 +195,15 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     results::write_atomic(&run.root.join("profile.toml"), &ptext)?;
 
     let selection = plan::with_dependencies(&p, &opts.only);
-    let trials = plan::order_trials(&p, &selection);
-    let micro = plan::order_micro(&p, &selection);
+    let seed = opts.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let links = expanded.linked_scenarios();
+    let trials = plan::order_trials(&p, &selection, &links, seed);
+    let micro = plan::order_micro(&p, &selection, seed);
     let estimated_s = plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro);
     let vectors = rtc_conformance::load(&opts.root.join("testdata/protocol/vectors.json"))
         .context("cannot load the protocol vectors for the correctness probe")?;
@@ -210,6 +225,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         profile: &p.name,
         profile_file: p.path.display().to_string(),
         only: &opts.only,
+        order_seed: seed,
         started_at: results::rfc3339(now),
         ended_at: None,
         interrupted: false,
@@ -244,8 +260,8 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let mut interrupted = false;
     let mut i = 0;
     while i < trials.len() {
-        let scenario_idx = trials[i].scenario;
-        while i < trials.len() && trials[i].scenario == scenario_idx {
+        let group = trials[i].group;
+        while i < trials.len() && trials[i].group == group {
             let ctx = trial::Context {
                 root: &opts.root,
                 bin_dir: &opts.bin_dir,
@@ -280,14 +296,12 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
                 break;
             }
         }
+        // A group's rounds are done: its capacities feed later groups.
         let s = summary::summarize(&p, &records, false, interrupted);
-        if let Some(cap) = s
-            .scenarios
-            .iter()
-            .find(|x| x.id == p.scenarios[scenario_idx].id)
-            .and_then(|x| x.capacity_rps.clone())
-        {
-            capacities.insert(p.scenarios[scenario_idx].id.clone(), cap);
+        for x in &s.scenarios {
+            if let Some(cap) = x.capacity_rps.clone() {
+                capacities.insert(x.id.clone(), cap);
+            }
         }
         results::write_json(&run.summary(), &s)?;
         if interrupted {
@@ -425,8 +439,8 @@ fn file_reads_agree(mut send: &[u8], a: u64, b: u64) -> bool {
 pub fn list(root: &Path, profile_name: &str) -> Result<String> {
     let (p, variants): (Profile, Variants) = profile::load(root, profile_name)?;
     let mut out = format!("profile {} — {}\n", p.name, p.description);
-    let trials = plan::order_trials(&p, &[]);
-    let micro = plan::order_micro(&p, &[]);
+    let trials = plan::order_trials(&p, &[], &[], 1);
+    let micro = plan::order_micro(&p, &[], 1);
     out += &format!(
         "{} trials, about {:.0} s\n\n",
         trials.len() + micro.len(),

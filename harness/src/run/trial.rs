@@ -90,6 +90,52 @@ pub struct ClientRecord {
     pub samples: Vec<ProcSample>,
 }
 
+/// The measurement's own validity: faults of the load generator (it fell
+/// behind, was client-bound, its lag too large for a percentile) and of
+/// nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub valid: bool,
+    pub reasons: Vec<String>,
+    /// Metric prefixes left out of an otherwise valid trial, with why.
+    pub dropped: Vec<Dropped>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    /// A metric name or a prefix of dotted segments (`main.step3`).
+    pub prefix: String,
+    pub reason: String,
+}
+
+/// The server's outcome over the trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerOutcome {
+    pub ok: bool,
+    /// The process died during the load.
+    pub crashed: bool,
+    /// Requests that failed: resets, closed connections, wrong answers.
+    pub errors: u64,
+    /// Requests unanswered within the generator's timeout.
+    pub timeouts: u64,
+    /// The server fell behind the offered rate (its backlog grew).
+    pub overloaded: bool,
+    pub reasons: Vec<String>,
+}
+
+impl Default for ServerOutcome {
+    fn default() -> Self {
+        ServerOutcome {
+            ok: true,
+            crashed: false,
+            errors: 0,
+            timeouts: 0,
+            overloaded: false,
+            reasons: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrialRecord {
     pub schema_version: u32,
@@ -113,6 +159,14 @@ pub struct TrialRecord {
     pub server_samples: Vec<ProcSample>,
     /// Flat metric name -> value, what the statistics are computed from.
     pub metrics: BTreeMap<String, f64>,
+    /// Whether the instrument measured what it was asked to, and the
+    /// parts of the trial left out (a rate step it could not keep).
+    #[serde(default)]
+    pub measurement: Measurement,
+    /// How the server fared: a result the claims may read, never a
+    /// broken measurement.
+    #[serde(default)]
+    pub server_outcome: ServerOutcome,
     /// Microbenchmark trials: the program's JSON document, verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub micro_document: Option<serde_json::Value>,
@@ -186,6 +240,8 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         clients: Vec::new(),
         server_samples: Vec::new(),
         metrics: BTreeMap::new(),
+        measurement: Measurement::default(),
+        server_outcome: ServerOutcome::default(),
         micro_document: None,
     };
 
@@ -232,7 +288,13 @@ fn drive(
             (_, _, Some(fr)) => {
                 let cap_id = c.of_capacity.as_deref().unwrap_or_default();
                 let caps = ctx.capacities.get(cap_id).cloned().unwrap_or_default();
-                match plan::rates_from_capacity(fr, &caps, &scenario.variants) {
+                let originals: Vec<String> = scenario
+                    .variants
+                    .iter()
+                    .filter(|v| crate::config::expand::aa_original(v).is_none())
+                    .cloned()
+                    .collect();
+                match plan::rates_from_capacity(fr, &caps, &originals) {
                     Ok(r) => r,
                     Err(e) => {
                         fail(
@@ -313,14 +375,13 @@ fn drive(
         .rev()
         .collect();
     if rec.server.alive_after_load == Some(false) {
+        // A server that dies under load is a result (server_outcome), not a
+        // broken trial: the claims' outcome rules read it.
         let tail = server.stderr_tail(3);
-        fail(
-            rec,
-            format!(
-                "server exited during the trial ({}); stderr: {tail}",
-                exit_text(rec.server.exit_code, rec.server.exit_signal)
-            ),
-        );
+        rec.problems.push(format!(
+            "server exited during the trial ({}); stderr: {tail}",
+            exit_text(rec.server.exit_code, rec.server.exit_signal)
+        ));
     } else if killed {
         rec.problems
             .push("server ignored SIGTERM for 2 s and was killed".into());
@@ -329,6 +390,9 @@ fn drive(
             "server exit after SIGTERM: {}",
             exit_text(rec.server.exit_code, rec.server.exit_signal)
         ));
+    }
+    if rec.status != Status::Failed {
+        judge(rec);
     }
     // An interrupt that arrived while the load ran may have reached the
     // children too (Ctrl-C signals the whole foreground process group), so
@@ -378,7 +442,7 @@ fn with_server(
 
     let sampler = Sampler::start(server.pid(), origin, SAMPLE_PERIOD);
     // A few samples of the idle server: the RSS and thread baseline.
-    if !signals::sleep(Duration::from_millis(300)) {
+    if !signals::sleep(Duration::from_millis(120)) {
         drop(sampler);
         return Err(Interrupted);
     }
@@ -602,36 +666,39 @@ fn with_server(
                 ),
             ),
         }
-        if rec.status != Status::Failed {
-            let valid = crec
-                .document
-                .as_ref()
-                .and_then(|d| d.get("valid"))
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
-            if !valid {
-                rec.status = Status::Invalid;
-                let reasons = crec
-                    .document
-                    .as_ref()
-                    .and_then(|d| d.get("invalid_reasons"))
-                    .and_then(|v| v.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                    .unwrap_or_default();
-                rec.problems.push(format!(
-                    "load generator {} marked its run invalid: {reasons}",
-                    crec.name
-                ));
-            }
-        }
         rec.clients.push(crec);
     }
     Ok(())
+}
+
+/// Sorts the trial's faults: the load generators' measurement faults make
+/// it invalid; the server's failures are its outcome.
+fn judge(rec: &mut TrialRecord) {
+    let docs: Vec<(&str, &serde_json::Value)> = rec
+        .clients
+        .iter()
+        .filter_map(|c| c.document.as_ref().map(|d| (c.name.as_str(), d)))
+        .collect();
+    let (m, o) = crate::run::outcome::judge(&docs, rec.server.alive_after_load);
+    if !m.valid {
+        rec.status = Status::Invalid;
+        rec.problems
+            .push(format!("measurement invalid: {}", m.reasons.join("; ")));
+    }
+    for d in &m.dropped {
+        if d.prefix.starts_with("server.") || !d.prefix.contains("latency_us") {
+            // One line per dropped step (not per merged figure).
+            if !rec.problems.iter().any(|p| p.ends_with(&d.reason)) {
+                rec.problems.push(format!("{}: {}", d.prefix, d.reason));
+            }
+        }
+    }
+    if !o.ok {
+        rec.problems
+            .push(format!("server outcome: {}", o.reasons.join("; ")));
+    }
+    rec.measurement = m;
+    rec.server_outcome = o;
 }
 
 /// Every child carries this variable (the run directory), so a test can

@@ -148,6 +148,12 @@ pub struct BurstArgs {
     /// Idle time after the burst has drained, seconds.
     #[arg(long, default_value_t = 15.0)]
     pub idle: f64,
+    /// tokio's keep-alive of an idle blocking-pool thread, ms (tokio's
+    /// default is 10 s; a short idle period needs a shorter one to show
+    /// the shrink).
+    #[arg(long, default_value_t = doc::BLOCKING_KEEP_ALIVE_MS,
+          value_parser = value_parser!(u64).range(1..=3_600_000))]
+    pub keep_alive_ms: u64,
     /// Thread-count sampling period, ms (every 5 ms while the burst runs).
     #[arg(long, default_value_t = 100, value_parser = value_parser!(u64).range(1..=10_000))]
     pub sample_ms: u64,
@@ -262,9 +268,23 @@ pub fn runtime(
     workers: usize,
     max_blocking_threads: usize,
 ) -> anyhow::Result<tokio::runtime::Runtime> {
+    runtime_with_keep_alive(
+        workers,
+        max_blocking_threads,
+        std::time::Duration::from_millis(doc::BLOCKING_KEEP_ALIVE_MS),
+    )
+}
+
+/// As `runtime`, with the blocking pool's keep-alive set.
+pub fn runtime_with_keep_alive(
+    workers: usize,
+    max_blocking_threads: usize,
+    keep_alive: std::time::Duration,
+) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .max_blocking_threads(max_blocking_threads)
+        .thread_keep_alive(keep_alive)
         .enable_all()
         .build()?)
 }

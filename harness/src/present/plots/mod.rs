@@ -16,6 +16,7 @@
 
 pub mod bars;
 pub mod dots;
+pub mod forest;
 pub mod knee;
 pub mod spectrum;
 pub mod timeline;
@@ -505,6 +506,11 @@ pub fn render(chart: &impl Chart, paths: &PlotPaths, name: &str) -> Result<()> {
     res
 }
 
+/// A ratio as an axis label: "0.5×", "1×", "20×".
+pub fn units_ratio(x: f64) -> String {
+    format!("{}×", units::sig(x))
+}
+
 /// Ticks for a log axis between lo and hi (values, not logs): 1-2-5 per
 /// decade when the range is narrow, powers of ten when it is wide.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
@@ -748,7 +754,7 @@ fn pct(x: f64) -> String {
 /// plot drawn is in this list.
 pub fn possible_names(p: &crate::config::profile::Profile) -> Vec<String> {
     use crate::present::report::data::Part;
-    let mut out: Vec<String> = vec!["send-lag".into()];
+    let mut out: Vec<String> = vec!["send-lag".into(), "forest".into()];
     out.extend(bars::NAMES.iter().map(|n| n.to_string()));
     for s in &p.scenarios {
         out.push(timeline::scenario_plot_name(&s.id));

@@ -17,6 +17,10 @@ pub enum Inline {
 
 pub type Line = Vec<Inline>;
 
+pub fn plain(s: impl Into<String>) -> Inline {
+    Inline::Text(s.into())
+}
+
 pub fn text(s: impl Into<String>) -> Line {
     vec![Inline::Text(s.into())]
 }

@@ -20,7 +20,7 @@ pub const PROFILE: &str = r#"
 name = "fixture"
 description = "synthetic"
 [defaults]
-repeats = 3
+repeats = 6
 warmup_s = 0.5
 duration_s = 2.0
 pause_s = 0.0
@@ -43,6 +43,7 @@ title = "Echo 64 B, open loop steps"
 claims = ["C1"]
 workload = "echo"
 variants = ["go", "rust"]
+aa_control = ["go", "rust"]
 [[scenario.client]]
 model = "open"
 conns = 100
@@ -223,7 +224,8 @@ fn variant_traits(v: &str) -> (f64, f64, f64, u64) {
 
 fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) -> TrialRecord {
     let mut rng = SplitMix64::new(seed);
-    let (base, cpu_per_req, stall_share, idle_threads) = variant_traits(v);
+    let (base, cpu_per_req, stall_share, idle_threads) =
+        variant_traits(crate::config::expand::aa_original(v).unwrap_or(v));
     let wobble = 1.0 + ((rng.next_u64() % 100) as f64 - 50.0) / 1000.0;
     let origin_unix_ms = 1_795_590_900_000.0 + seed as f64 * 100_000.0;
     let warmup = s.warmup_s(&p.defaults);
@@ -556,7 +558,7 @@ fn c12_trial(m: &crate::config::profile::MicroSpec, repeat: usize) -> TrialRecor
 
 pub fn meta(profile: &str) -> Value {
     json!({
-        "schema_version": 1,
+        "schema_version": results::SCHEMA_VERSION,
         "harness_version": "0.1.0",
         "git_commit": "0123456789abcdef0123456789abcdef01234567",
         "git_dirty": false,
@@ -596,6 +598,7 @@ pub fn write_run(dir: &Path, tweak: impl Fn(&mut TrialRecord)) -> PathBuf {
     let variants = profile::parse_variants(Path::new("variants.toml"), &vtext).expect("variants");
     let p = profile::parse_profile(Path::new("fixture.toml"), PROFILE, &variants)
         .expect("fixture profile");
+    let _ = profile::with_aa_copies(variants, &p);
     let _ = std::fs::remove_dir_all(dir);
     for sub in ["trials", "hlog", "hgrm"] {
         std::fs::create_dir_all(dir.join(sub)).expect("create the run directory");

@@ -8,6 +8,7 @@
 //! Modules: `data` (the run read back), `doc` (the document tree and the
 //! `Exporter` trait), `markdown`/`html` (one file per format), `units`.
 
+pub mod claims;
 pub mod data;
 pub mod doc;
 #[cfg(test)]
@@ -15,18 +16,21 @@ pub mod fixture;
 pub mod html;
 pub mod markdown;
 pub mod units;
+pub mod words;
 
-use crate::analyse::verdict::{self, CheckResult, ClaimResult, Condition, Evidence, TrialFacts};
+use crate::analyse::verdict::{self, ClaimResult, Verdicts};
+use crate::config::claims::Claims;
 use crate::present::plots::{self, Figure, PlotPaths};
 use crate::run::trial::Status;
 use anyhow::Result;
 use data::RunData;
-use doc::{Block, Doc, Exporter, Inline, Line, anchor, rich, text};
+use doc::{Block, Doc, Exporter, Inline, Line, anchor, plain, text};
 use std::path::{Path, PathBuf};
 
 /// What `run` produced.
 pub struct Outcome {
-    pub claims: Vec<ClaimResult>,
+    pub claims: Claims,
+    pub verdicts: Verdicts,
     pub figures: Vec<Figure>,
     pub files: Vec<PathBuf>,
     pub problems: Vec<String>,
@@ -35,7 +39,7 @@ pub struct Outcome {
 /// Writes the report of the run in `dir`; prints the verdict table and the path.
 pub fn run(root: &Path, dir: &Path) -> Result<()> {
     let out = write(root, dir)?;
-    print!("{}", verdict_table_text(&out.claims));
+    print!("{}", claims::verdict_table_text(&out.claims, &out.verdicts));
     for p in &out.problems {
         eprintln!("harness: report: {p}");
     }
@@ -47,20 +51,24 @@ pub fn run(root: &Path, dir: &Path) -> Result<()> {
 
 /// Everything but printing (tests call this).
 pub fn write(root: &Path, dir: &Path) -> Result<Outcome> {
-    let claims = verdict::load(root)?;
+    let claims = crate::config::claims::load(root)?;
     let run = RunData::load(dir)?;
-    let facts: Vec<TrialFacts> = run.trials.iter().map(TrialFacts::of).collect();
-    let results = verdict::evaluate(
-        &claims,
-        &Evidence {
-            summary: &run.summary,
-            trials: &facts,
-        },
-    );
+    let profile_file = dir.join("profile.toml");
+    let (profile, _) = crate::config::profile::load(root, &profile_file.to_string_lossy())
+        .map_err(|e| {
+            anyhow::anyhow!("{e} (the run's copy of its profile is needed to expand the claims)")
+        })?;
+    let expanded = crate::config::expand::expand(&profile, &claims)?;
+    let results = verdict::evaluate_run(&claims, &expanded, &run.summary, &run.trials);
     let paths = PlotPaths::new(dir);
-    let (figures, mut problems) = plots::render_all(&run, &paths);
+    let (mut figures, mut problems) = plots::render_all(&run, &paths);
+    match plots::forest::render(&claims, &results, &paths) {
+        Ok(Some(f)) => figures.insert(0, f),
+        Ok(None) => {}
+        Err(e) => problems.push(format!("forest plot: {e:#}")),
+    }
     problems.extend(run.problems.iter().cloned());
-    let doc = build(&run, &results, &figures, &problems);
+    let doc = build(&run, &claims, &results, &figures, &problems);
     let mut files = Vec::new();
     let exporters: [&dyn Exporter; 2] = [&html::Html, &markdown::Markdown];
     for ex in exporters {
@@ -69,196 +77,12 @@ pub fn write(root: &Path, dir: &Path) -> Result<Outcome> {
         files.push(path);
     }
     Ok(Outcome {
-        claims: results,
+        claims,
+        verdicts: results,
         figures,
         files,
         problems,
     })
-}
-
-/// The verdict table for the terminal.
-pub fn verdict_table_text(claims: &[ClaimResult]) -> String {
-    let mut out = String::from("\nclaim  verdict       key numbers\n");
-    for c in claims {
-        let numbers = key_numbers(c);
-        let mut first = true;
-        let lines = if numbers.is_empty() {
-            vec![c.reason.clone()]
-        } else {
-            numbers
-        };
-        for l in lines.iter().take(3) {
-            let l: String = if l.chars().count() > 110 {
-                format!("{}…", l.chars().take(109).collect::<String>())
-            } else {
-                l.clone()
-            };
-            if first {
-                out.push_str(&format!("{:<6} {:<13} {l}\n", c.id, c.verdict.word()));
-                first = false;
-            } else {
-                out.push_str(&format!("{:<20} {l}\n", ""));
-            }
-        }
-    }
-    out
-}
-
-/// Short "check: condition value [lo, hi]" lines for a claim's counted checks.
-pub fn key_numbers(c: &ClaimResult) -> Vec<String> {
-    let mut out = Vec::new();
-    for k in c.checks.iter().filter(|k| !k.informational && !k.skipped) {
-        if k.not_measured {
-            out.push(format!("{}: not measured in this run", k.name));
-            continue;
-        }
-        let not_run = if k.not_run.is_empty() {
-            String::new()
-        } else {
-            format!(" (not run here: {})", k.not_run.join(", "))
-        };
-        let with_values: Vec<&Condition> =
-            k.conditions.iter().filter(|c| c.value.is_some()).collect();
-        if with_values.is_empty() {
-            // Rules without a number (all_alive): the verdict and its reason.
-            let line = match k
-                .conditions
-                .iter()
-                .find(|c| c.data_problem)
-                .or(k.conditions.first())
-            {
-                Some(c) if c.data_problem => format!("{}: n/a ({})", k.name, c.reason),
-                Some(c) => format!("{}: {} ({})", k.name, k.verdict, c.reason),
-                None => format!("{}: no data", k.name),
-            };
-            out.push(format!("{line}{not_run}"));
-            continue;
-        }
-        let shown: Vec<String> = with_values
-            .iter()
-            .take(2)
-            .map(|c| {
-                format!(
-                    "{} {}",
-                    c.label,
-                    c.value.as_ref().map(|v| v.text()).unwrap_or_default()
-                )
-            })
-            .collect();
-        let more = if with_values.len() > 2 {
-            format!(" (+{} more)", with_values.len() - 2)
-        } else {
-            String::new()
-        };
-        out.push(format!("{}: {}{more}{not_run}", k.name, shown.join("; ")));
-    }
-    out
-}
-
-fn plain(s: impl Into<String>) -> Inline {
-    Inline::Text(s.into())
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1} %", x * 100.0).replace(".0 %", " %")
-}
-
-/// The interval's coverage in words: real for a median's order-statistic
-/// interval; for a bootstrap interval the nominal level and what is really
-/// guaranteed with these repeats (`stats::bootstrap_coverage`).
-fn coverage(v: &verdict::Value, sides: &[verdict::Side]) -> String {
-    match v.kind {
-        "median" => match sides.first().map(|s| s.estimate.n).unwrap_or(0) {
-            n if n < 2 => "none: one repeat, a single value".to_string(),
-            n => format!(
-                "{} (order statistics over {n} repeats: real coverage)",
-                pct(v.confidence)
-            ),
-        },
-        _ => {
-            let (na, nb) = (
-                sides.first().map(|s| s.estimate.n).unwrap_or(0),
-                sides.get(1).map(|s| s.estimate.n).unwrap_or(0),
-            );
-            let c = crate::analyse::stats::bootstrap_coverage(na, nb, v.confidence);
-            match c.at_least {
-                Some(at_least) => format!(
-                    "bootstrap, nominal {}; {na} vs {nb} repeats: the extreme-{} span, real coverage ≥ {} (exact value unknown)",
-                    pct(v.confidence),
-                    v.kind,
-                    pct(at_least)
-                ),
-                None => format!(
-                    "bootstrap, nominal {} ({na} vs {nb} repeats; real coverage may be lower)",
-                    pct(v.confidence)
-                ),
-            }
-        }
-    }
-}
-
-fn side_text(s: &verdict::Side, with_metric: bool) -> String {
-    let u = units::unit_of(&s.metric);
-    let e = &s.estimate;
-    let what = if with_metric {
-        format!("{} {} {}", s.scenario, s.variant, s.metric)
-    } else {
-        format!("{} {}", s.scenario, s.variant)
-    };
-    format!(
-        "{what}: {} [{}, {}] (n={}, {})",
-        u.fmt(e.median),
-        u.fmt(e.lo),
-        u.fmt(e.hi),
-        e.n,
-        pct(e.confidence)
-    )
-}
-
-fn condition_rows(k: &CheckResult) -> Vec<Vec<Line>> {
-    k.conditions
-        .iter()
-        .map(|c| {
-            let (value, cov, p) = match &c.value {
-                Some(v) => (
-                    v.text(),
-                    coverage(v, &c.sides),
-                    v.p_value
-                        .map(|p| {
-                            format!(
-                                "{p:.3}{}",
-                                if v.test_can_reach_005 == Some(false) {
-                                    " (n too small for p < 0.05)"
-                                } else {
-                                    ""
-                                }
-                            )
-                        })
-                        .unwrap_or_else(|| "—".into()),
-                ),
-                None => ("n/a".into(), "—".into(), "—".into()),
-            };
-            let sides = c
-                .sides
-                .iter()
-                .map(|x| side_text(x, c.sides.iter().any(|y| y.metric != x.metric)))
-                .collect::<Vec<_>>()
-                .join("; ");
-            vec![
-                text(c.label.clone()),
-                vec![Inline::Verdict(c.verdict)],
-                text(value),
-                text(cov),
-                text(if sides.is_empty() {
-                    "—".into()
-                } else {
-                    sides
-                }),
-                text(p),
-                text(c.reason.clone()),
-            ]
-        })
-        .collect()
 }
 
 fn figure_block(f: &Figure) -> Block {
@@ -269,14 +93,11 @@ fn figure_block(f: &Figure) -> Block {
     }
 }
 
-fn claim_anchor(c: &ClaimResult) -> String {
-    anchor(&format!("claim {}", c.id))
-}
-
 /// The whole document.
 pub fn build(
     run: &RunData,
-    claims: &[ClaimResult],
+    claims: &Claims,
+    verdicts: &Verdicts,
     figures: &[Figure],
     problems: &[String],
 ) -> Doc {
@@ -306,153 +127,45 @@ pub fn build(
         )),
     ]));
 
+    // ---- the control first: how far this machine's noise alone goes
+    b.extend(claims::aa_blocks(verdicts));
+    if let Some(f) = figures.iter().find(|f| f.name == "forest") {
+        b.push(figure_block(f));
+    }
+
     // ---- verdict table
     b.push(Block::Heading {
         level: 2,
         text: "Verdicts".into(),
         id: "verdicts".into(),
     });
-    let fig_names: Vec<&str> = figures.iter().map(|f| f.name.as_str()).collect();
     let compile = compile_tests(run);
-    let rows = claims
-        .iter()
-        .map(|c| {
-            let mut nums = key_numbers(c);
-            if c.facts.iter().any(|f| f == "compile-test") && !compile.is_empty() {
-                nums = compile.iter().map(CompileTest::summary).collect();
-            }
-            let plot = c.plots.iter().find(|p| fig_names.contains(&p.as_str()));
-            vec![
-                vec![Inline::Link(
-                    format!("{} {}", c.id, c.title),
-                    format!("#{}", claim_anchor(c)),
-                )],
-                vec![Inline::Verdict(c.verdict)],
-                text(if nums.is_empty() {
-                    c.reason.clone()
-                } else {
-                    nums.join(" · ")
-                }),
-                match plot {
-                    Some(p) => vec![Inline::Link(p.clone(), format!("#plot-{}", anchor(p)))],
-                    None => text("—"),
-                },
-            ]
+    let instead = |c: &ClaimResult| {
+        let facts = &claims.claims[c.claim].facts;
+        (facts.iter().any(|f| f == "compile-test") && !compile.is_empty()).then(|| {
+            compile
+                .iter()
+                .map(CompileTest::summary)
+                .collect::<Vec<_>>()
+                .join(" · ")
         })
-        .collect();
-    b.push(Block::Table {
-        head: vec![
-            "claim".into(),
-            "verdict".into(),
-            "key numbers: ratio, difference or median [interval; its coverage: see below the table]".into(),
-            "plot".into(),
-        ],
-        rows,
-    });
+    };
+    b.push(claims::verdict_table(claims, verdicts, figures, &instead));
     b.push(Block::Para(text(
-        "supported / refuted: every condition the claim's checks cover came out the same way; mixed: supported in some conditions and refuted in others (named in its section); inconclusive: an interval straddles a threshold, a trial was invalid or failed, or the run did not measure it. Scenarios a check names but this profile did not run are listed with its verdict.",
+        "supported / refuted: every condition the claim's counted checks cover came out the same way; mixed: supported in some conditions and refuted in others, each side beyond chance after Holm's adjustment over the claim's conditions (named in its section); inconclusive: an interval straddles a threshold, too few rounds were usable, or the run did not measure it. Scenarios a check names but this profile did not run are listed with its verdict.",
     )));
-    b.push(Block::Para(text(interval_note(
-        profile_repeats(run),
-        s.confidence_level,
-    ))));
+    b.push(Block::Para(text(interval_note(claims))));
 
     // ---- one section per claim
-    let mut shown: Vec<String> = Vec::new();
-    for c in claims {
-        b.push(Block::Heading {
-            level: 2,
-            text: format!("{} — {}", c.id, c.title),
-            id: claim_anchor(c),
-        });
-        b.push(Block::Quote(text(c.statement.clone())));
-        b.push(Block::Para(vec![
-            Inline::Strong("Verdict: ".into()),
-            Inline::Verdict(c.verdict),
-            plain(format!(" — {}", c.reason)),
-        ]));
-        b.push(Block::Bullets(vec![
-            vec![
-                Inline::Strong("Experiment: ".into()),
-                plain(c.experiment.clone()),
-            ],
-            vec![
-                Inline::Strong("What the documented internals predict: ".into()),
-                plain(c.prediction.clone()),
-            ],
-        ]));
-        if let Some(n) = &c.notes {
-            let mut note = vec![Inline::Strong("Note: ".into())];
-            note.extend(rich(n));
-            b.push(Block::Para(note));
-        }
-        b.extend(fact_blocks(run, c));
-        for k in &c.checks {
-            let tag = if k.informational {
-                " (informational: not counted in the verdict)"
-            } else if k.skipped {
-                " (optional, skipped: not in this run)"
-            } else {
-                ""
-            };
-            b.push(Block::Heading {
-                level: 3,
-                text: format!("{}: {}{tag}", c.id, k.name),
-                id: anchor(&format!("{} {}", c.id, k.name)),
-            });
-            b.push(Block::Para(vec![
-                Inline::Strong("Check: ".into()),
-                plain(k.statement.clone()),
-                plain(". "),
-                Inline::Verdict(k.verdict),
-                plain(format!(" — {}", k.reason)),
-            ]));
-            let mut rule = vec![Inline::Strong("Rule: ".into())];
-            rule.extend(rich(&k.rule_text));
-            b.push(Block::Para(rule));
-            if let Some(w) = &k.why {
-                b.push(Block::Para(vec![
-                    Inline::Strong("Why these thresholds: ".into()),
-                    plain(w.clone()),
-                ]));
-            }
-            if !k.conditions.is_empty() {
-                b.push(Block::Table {
-                    head: [
-                        "condition",
-                        "verdict",
-                        "value [interval]",
-                        "interval coverage",
-                        "medians compared [interval] (repeats, coverage)",
-                        "Mann-Whitney p",
-                        "why",
-                    ]
-                    .iter()
-                    .map(|h| h.to_string())
-                    .collect(),
-                    rows: condition_rows(k),
-                });
-            }
-        }
-        let mut missing = Vec::new();
-        for p in &c.plots {
-            match figures.iter().find(|f| &f.name == p) {
-                Some(f) if !shown.contains(&f.name) => {
-                    b.push(figure_block(f));
-                    shown.push(f.name.clone());
-                }
-                Some(f) => b.push(Block::Para(vec![
-                    plain("Plot: "),
-                    Inline::Link(f.title.clone(), format!("#plot-{}", anchor(&f.name))),
-                    plain(" (shown above)."),
-                ])),
-                None => missing.push(p.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            b.push(Block::Para(text(format!("Not drawn for this run (its scenarios were not measured or had no valid data): {}.", missing.join(", ")))));
-        }
-    }
+    let mut shown: Vec<String> = figures
+        .iter()
+        .filter(|f| f.name == "forest")
+        .map(|f| f.name.clone())
+        .collect();
+    let facts = |c: &ClaimResult| fact_blocks(run, claims, c);
+    b.extend(claims::claim_sections(
+        claims, verdicts, figures, &facts, &mut shown,
+    ));
 
     // ---- the rest of the plots, scenario by scenario
     b.push(Block::Heading {
@@ -552,9 +265,9 @@ pub fn build(
         b.push(figure_block(f));
     }
 
-    method(run, &mut b);
+    method(run, claims, &mut b);
     environment(run, &mut b);
-    caveats(run, claims, &mut b);
+    caveats(run, verdicts, &mut b);
 
     b.push(Block::Heading {
         level: 2,
@@ -597,42 +310,14 @@ pub fn build(
     }
 }
 
-/// What the intervals of this report are and what they cover, for `n`
-/// repeats (the profile's default) — the same words in the introduction,
-/// under the verdict table and in the method section.
-pub fn interval_note(n: Option<usize>, nominal: f64) -> String {
-    let Some(n) = n else {
-        return format!(
-            "Intervals: a single median comes with its order-statistic interval and that interval's real coverage; a ratio or difference of medians with a percentile-bootstrap interval at a nominal {} (its real coverage with few repeats is lower; each table states it).",
-            pct(nominal)
-        );
-    };
-    let single = if order_stat_coverage(n) < nominal {
-        format!(
-            "a single median (threshold checks, bar whiskers, interval lines) comes with its order-statistic interval — with {n} repeats that is min..max, whose real coverage is {}, not {}",
-            pct(order_stat_coverage(n)),
-            pct(nominal)
-        )
-    } else {
-        format!(
-            "a single median (threshold checks, bar whiskers, interval lines) comes with the narrowest order-statistic interval covering at least {} — with {n} repeats its real coverage is {}",
-            pct(nominal),
-            pct(order_stat_coverage(n))
-        )
-    };
-    let b = crate::analyse::stats::bootstrap_coverage(n, n, nominal);
-    let ratio = match b.at_least {
-        Some(c) => format!(
-            "a ratio or difference of two medians comes with a percentile-bootstrap interval (2,000 resamples, fixed seed) at a nominal {}; with {n} repeats per side the resamples hit the extremes so often that this interval is the span of the extreme ratios (min of one side against max of the other), and its real coverage is only known to be at least {} (the chance that both medians lie inside their samples' min..max)",
-            pct(nominal),
-            pct(c)
-        ),
-        None => format!(
-            "a ratio or difference of two medians comes with a percentile-bootstrap interval (2,000 resamples, fixed seed) at a nominal {}; with {n} repeats per side its real coverage is somewhat below nominal",
-            pct(nominal)
-        ),
-    };
-    format!("Intervals: {single}; {ratio}.")
+/// What the intervals of this report are and what they cover — the same
+/// words under the verdict table and in the method section.
+pub fn interval_note(claims: &Claims) -> String {
+    format!(
+        "Intervals, all exact and distribution-free, each with its real coverage (aiming at {}): a single median (threshold checks, bars) comes with its order-statistic interval — with 6 rounds that is min..max, 96.9 %; a comparison of two variants, or of a variant with its baseline scenario, is paired by round (both ran in the same round, so drift between rounds cancels) and comes with the Hodges–Lehmann estimate and the exact Wilcoxon signed-rank interval of the per-round log-ratios (differences) — with 6 rounds also min..max of the per-round values, 96.9 %; a ratio of two metrics of the same trial is taken per trial first, then its median. A side needs {} usable rounds. No bootstrap is used anywhere.",
+        words::pct(claims.level),
+        claims.min_rounds
+    )
 }
 
 /// The profile's default repeat count.
@@ -665,7 +350,7 @@ fn order_stat_coverage(n: usize) -> f64 {
     .unwrap_or(0.0)
 }
 
-fn method(run: &RunData, b: &mut Vec<Block>) {
+fn method(run: &RunData, claims: &Claims, b: &mut Vec<Block>) {
     let d = run.profile.as_ref().and_then(|p| p.get("defaults"));
     let g = |k: &str| {
         d.and_then(|d| d.get(k))
@@ -690,7 +375,7 @@ fn method(run: &RunData, b: &mut Vec<Block>) {
             g("warmup_s").map(units::sig).unwrap_or_else(|| "a short".into()),
             g("duration_s").map(units::sig).unwrap_or_else(|| "short".into())
         )),
-        text(format!("Statistics (benchstat's). Per metric and variant: the median over valid repeats and a distribution-free interval from order statistics, reported with its real coverage (3 repeats: min..max, 75 %; 6 repeats: min..max, 96.9 %; never rounded up to 95 %). Between variants: the ratio (or difference) of medians with a percentile-bootstrap interval at a nominal 95 % (2,000 resamples, fixed seed) and a two-sided Mann-Whitney U p-value; with 3 vs 3 repeats no p-value can go below 0.1, which the tables say. {} Invalid and failed trials are kept and listed, never used as valid.", interval_note(g("repeats").map(|x| x as usize), run.summary.confidence_level))),
+        text(format!("Statistics. {} Rank tests are exact with ties (mid-ranks, the permutation distribution). Invalid and failed trials are kept and listed, never used as valid; a server's failure (crash, errors, timeouts, overload) is a result the outcome checks read, not a broken measurement.", interval_note(claims))),
         text("Verdicts. Each claim's checks are data in harness/claims.toml: which scenarios and metrics, and the regions its interval must lie in to support or refute the claim. The whole interval must lie in a region; otherwise the check is inconclusive. The rule is printed next to every verdict."),
         text("Fairness. Both servers speak the same protocol bytes with the same buffer sizes (16 KiB), TCP_NODELAY, the same SHA-256 chain for CPU work, the same worker count, and a correctness probe checks each before load. Each is written the way its practitioners write it: a goroutine per connection in Go; a task per connection in tokio, with every offloading strategy (spawn_blocking, block_in_place, rayon, tokio::fs) side by side as separate variants."),
     ]));
@@ -1017,9 +702,10 @@ pub fn micro_parameters(run: &RunData, scenarios: &[String]) -> Vec<String> {
 }
 
 /// The facts a claim asks for (`facts` in claims.toml), as blocks.
-fn fact_blocks(run: &RunData, c: &ClaimResult) -> Vec<Block> {
+fn fact_blocks(run: &RunData, claims: &Claims, c: &ClaimResult) -> Vec<Block> {
+    let claim = &claims.claims[c.claim];
     let mut b = Vec::new();
-    for f in &c.facts {
+    for f in &claim.facts {
         match f.as_str() {
             "thread-limits" => {
                 let mut line = vec![Inline::Strong(
@@ -1040,8 +726,9 @@ fn fact_blocks(run: &RunData, c: &ClaimResult) -> Vec<Block> {
                 let mut scenarios: Vec<String> = Vec::new();
                 for k in &c.checks {
                     for cond in &k.conditions {
-                        if !scenarios.contains(&cond.scenario) {
-                            scenarios.push(cond.scenario.clone());
+                        let sc = cond.sides.scenario().to_string();
+                        if !scenarios.contains(&sc) {
+                            scenarios.push(sc);
                         }
                     }
                 }
@@ -1163,7 +850,7 @@ fn environment(run: &RunData, b: &mut Vec<Block>) {
     });
 }
 
-fn caveats(run: &RunData, claims: &[ClaimResult], b: &mut Vec<Block>) {
+fn caveats(run: &RunData, verdicts: &Verdicts, b: &mut Vec<Block>) {
     b.push(Block::Heading {
         level: 2,
         text: "Caveats".into(),
@@ -1193,24 +880,20 @@ fn caveats(run: &RunData, claims: &[ClaimResult], b: &mut Vec<Block>) {
             if lag > 0 { format!(" ({lag} because the load generator fell behind its schedule: see the send-lag plot)") } else { String::new() }
         )));
     }
-    if let Some(n) = profile_repeats(run).or(min_repeats(run)) {
-        let cov = order_stat_coverage(n);
-        if cov < 0.95 {
-            items.push(text(format!(
-                "Few repeats: with {n} valid repeats the interval of a median covers it with {} only, a ratio's bootstrap interval rests on {n} values per side (nominal 95 %, real coverage {}), and the Mann-Whitney test cannot reach p < 0.05. Verdicts of this run are provisional; `make compare PROFILE=full` runs 6 repeats (96.9 %).",
-                pct(cov),
-                match crate::analyse::stats::bootstrap_coverage(n, n, run.summary.confidence_level).at_least {
-                    Some(c) => format!("known only to be at least {}", pct(c)),
-                    None => "below nominal".into(),
-                }
-            )));
-        }
+    if let Some(n) = profile_repeats(run).or(min_repeats(run))
+        && order_stat_coverage(n) < 0.95
+    {
+        items.push(text(format!(
+            "Few rounds: with {n} rounds an interval covers its parameter with {} only, and a rank test cannot reach small p-values. Verdicts of this run are provisional.",
+            words::pct(order_stat_coverage(n))
+        )));
     }
     items.push(text("Loopback only: no NIC, no interrupts, no real network latency; kernel TCP costs are shared by both servers and can dominate small-message CPU figures. CPU time comes from /proc at clock-tick (10 ms) granularity, integrated over windows of one second or more."));
     if let Some(cpu) = run.meta_str("cpu_model") {
         items.push(text(format!("Hardware: {cpu}. On a shared or virtual machine, neighbours' load adds noise the intervals only partly capture.")));
     }
-    let unmeasured: Vec<&str> = claims
+    let unmeasured: Vec<&str> = verdicts
+        .claims
         .iter()
         .filter(|c| c.not_measured)
         .map(|c| c.id.as_str())
@@ -1286,22 +969,23 @@ mod tests {
         let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
         // Every claim has a verdict row linking to its section, and the
         // section's heading (and each check's) is in both files.
-        for c in &out.claims {
-            let heading = format!("{} — {}", c.id, c.title);
+        let reason = |c: &ClaimResult| words::claim_reason(&out.claims, c);
+        for c in &out.verdicts.claims {
+            let heading = format!("{} — {}", c.id, out.claims.claims[c.claim].title);
             let md_heading = format!(
                 "<a id=\"{}\"></a>\n## {}\n",
-                claim_anchor(c),
+                claims::claim_anchor(c),
                 markdown::esc(&heading)
             );
             assert!(md.contains(&md_heading), "report.md lacks {md_heading:?}");
             assert!(
-                md.contains(&format!("(#{})", claim_anchor(c))),
+                md.contains(&format!("(#{})", claims::claim_anchor(c))),
                 "report.md's verdict table does not link to {}",
                 c.id
             );
             let html_heading = format!(
                 "<h2 id=\"{}\">{}</h2>",
-                claim_anchor(c),
+                claims::claim_anchor(c),
                 html::esc(&heading)
             );
             assert!(
@@ -1322,23 +1006,23 @@ mod tests {
             }
         }
         // The fixture measures C1, C3-C8 and C12; C9 and C11 are not measured.
-        let by_id = |id: &str| out.claims.iter().find(|c| c.id == id).unwrap();
+        let by_id = |id: &str| out.verdicts.claims.iter().find(|c| c.id == id).unwrap();
         for id in ["C9", "C11"] {
             assert!(
                 by_id(id).not_measured && by_id(id).verdict == Verdict::Inconclusive,
                 "{id}"
             );
             assert!(
-                by_id(id).reason.contains("not measured in this run"),
+                reason(by_id(id)).contains("not measured in this run"),
                 "{}",
-                by_id(id).reason
+                reason(by_id(id))
             );
         }
         assert_eq!(
             by_id("C6").checks[0].verdict,
             Verdict::Refuted,
             "{}",
-            by_id("C6").checks[0].reason
+            words::check_reason(&out.claims, &by_id("C6").checks[0])
         );
         assert!(!by_id("C1").not_measured);
         // C12 cites the compile probes' outcome and the test that checks it.
@@ -1346,7 +1030,7 @@ mod tests {
             by_id("C12").verdict,
             Verdict::Refuted,
             "{}",
-            by_id("C12").reason
+            reason(by_id("C12"))
         );
         let c12 = section(&md, "C12");
         for want in [
@@ -1399,13 +1083,13 @@ mod tests {
         );
         // Intervals are labelled with their real coverage.
         assert!(
-            md.contains("whose real coverage is 75 %, not 95 %"),
+            md.contains("with 6 rounds that is min..max, 96.9 %"),
             "intro/method"
         );
-        assert!(md.contains("at least 56.2 %"), "bootstrap bound");
+        assert!(!md.contains("bootstrap interval"), "no bootstrap anywhere");
         for f in out.figures.iter().filter(|f| f.kind == "bars") {
             assert!(
-                f.caption.contains("75 %") && f.caption.contains("min..max"),
+                f.caption.contains("96.9 %") && f.caption.contains("min..max"),
                 "{}: {}",
                 f.name,
                 f.caption
@@ -1413,16 +1097,14 @@ mod tests {
         }
         // The fixture's metrics come from the real metrics::derive: every
         // check names a metric its scenarios really have.
-        for c in &out.claims {
+        for c in &out.verdicts.claims {
             for k in &c.checks {
                 for cond in &k.conditions {
-                    assert!(
-                        !cond.reason.contains("(n/a)"),
-                        "{} {}: {}",
-                        c.id,
-                        k.name,
-                        cond.reason
-                    );
+                    let missing = cond
+                        .left_out
+                        .iter()
+                        .any(|l| matches!(l.why, crate::analyse::verdict::LeftOutWhy::Missing));
+                    assert!(!missing, "{} {}: a metric the fixture lacks", c.id, k.name);
                 }
             }
         }
@@ -1437,7 +1119,7 @@ mod tests {
             by_id("C7").verdict,
             Verdict::Supported,
             "{}",
-            by_id("C7").reason
+            reason(by_id("C7"))
         );
         assert!(
             out.figures
@@ -1484,10 +1166,11 @@ mod tests {
         );
         assert!(html.contains("Synthetic CPU"));
         // The terminal table lists every claim.
-        let t = verdict_table_text(&out.claims);
-        for c in &out.claims {
+        let t = claims::verdict_table_text(&out.claims, &out.verdicts);
+        for c in &out.verdicts.claims {
             assert!(t.contains(&c.id));
         }
+        assert!(t.contains("A/A control"), "{t}");
         if std::env::var_os("RTC_KEEP_FIXTURE").is_none() {
             std::fs::remove_dir_all(&dir).unwrap();
         }
@@ -1497,18 +1180,20 @@ mod tests {
     fn invalid_trials_make_their_claims_inconclusive_with_the_reason() {
         let dir = scratch("invalid");
         fixture::write_run(&dir, |t| {
-            if t.scenario == "firehose-probe" && t.variant == "rust-coop-off" && t.repeat == 2 {
+            if t.scenario == "firehose-probe" && t.variant == "rust-coop-off" && t.repeat <= 2 {
                 t.status = Status::Invalid;
                 t.problems.push("load generator probe marked its run invalid: send lag p99 2000 µs exceeds 1000 µs".into());
             }
         });
         let out = write(&root(), &dir).unwrap();
-        let c8 = out.claims.iter().find(|c| c.id == "C8").unwrap();
+        let c8 = out.verdicts.claims.iter().find(|c| c.id == "C8").unwrap();
         assert_eq!(c8.verdict, Verdict::Inconclusive);
+        let r = words::claim_reason(&out.claims, c8);
         assert!(
-            c8.reason.contains("1 of 3 trials invalid") && c8.reason.contains("send lag"),
-            "{}",
-            c8.reason
+            r.contains("4 usable rounds")
+                && r.contains("measurement invalid")
+                && r.contains("send lag"),
+            "{r}"
         );
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
         assert!(html.contains("firehose-probe--rust-coop-off--r2"));

@@ -48,8 +48,9 @@ pub fn measure(
     sample_ms: u64,
     workers: usize,
     max_blocking_threads: usize,
+    keep_alive: Duration,
 ) -> anyhow::Result<Sample> {
-    let rt = crate::runtime(workers, max_blocking_threads)?;
+    let rt = crate::runtime_with_keep_alive(workers, max_blocking_threads, keep_alive)?;
     rt.block_on(async move {
         let baseline_os_threads = procinfo::os_threads()?;
         let baseline_rss_bytes = procinfo::rss_bytes()?;
@@ -135,6 +136,7 @@ fn child_args(a: &BurstArgs, n: u64, ms: u64, idle_s: f64, sample_ms: u64) -> Ve
         format!("--sample-ms={sample_ms}"),
         format!("--workers={}", a.common.workers()),
         format!("--max-blocking-threads={}", a.common.max_blocking_threads),
+        format!("--keep-alive-ms={}", a.keep_alive_ms),
     ]
     .into()
 }
@@ -157,6 +159,7 @@ pub fn run(a: &BurstArgs, exe: &Path) -> Result<Option<Document>, Error> {
             a.sample_ms,
             workers,
             mbt,
+            Duration::from_millis(a.keep_alive_ms),
         )?;
         child::print(&s)?;
         return Ok(None);
@@ -220,17 +223,21 @@ pub fn run(a: &BurstArgs, exe: &Path) -> Result<Option<Document>, Error> {
     params.insert("call_ms".into(), a.ms.into());
     params.insert("idle_s".into(), a.idle.into());
     params.insert("sample_ms".into(), a.sample_ms.into());
-    let mut doc = Document::new("blocking-burst", params, crate::doc::env(workers, mbt));
+    params.insert("keep_alive_ms".into(), a.keep_alive_ms.into());
+    let mut env = crate::doc::env(workers, mbt);
+    env.insert("blocking_keep_alive_ms".into(), a.keep_alive_ms.into());
+    let mut doc = Document::new("blocking-burst", params, env);
     let mut case = Case::new(
         "blocking_burst",
         "default",
         obj! {
             "n" => a.n, "call_ms" => a.ms, "idle_s" => a.idle, "sample_ms" => a.sample_ms,
-            "workers" => workers, "max_blocking_threads" => mbt,
+            "workers" => workers, "max_blocking_threads" => mbt, "keep_alive_ms" => a.keep_alive_ms,
             "mechanism" => "tokio::task::spawn_blocking(std::thread::sleep)",
         },
         &format!(
-            "Each repeat in a fresh process. Threads from /proc/self/status, sampled by a task every {BURST_SAMPLE_MS} ms until the burst drains, then every sample_ms, plus once at drain and at the end. tokio runs at most max_blocking_threads calls at once (the rest queue); idle pool threads exit after {} ms.",
+            "Each repeat in a fresh process. Threads from /proc/self/status, sampled by a task every {BURST_SAMPLE_MS} ms until the burst drains, then every sample_ms, plus once at drain and at the end. tokio runs at most max_blocking_threads calls at once (the rest queue); idle pool threads exit after {} ms (Builder::thread_keep_alive; tokio's default is {} ms).",
+            a.keep_alive_ms,
             crate::doc::BLOCKING_KEEP_ALIVE_MS
         ),
     );

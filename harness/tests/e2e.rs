@@ -131,7 +131,7 @@ fn smoke_run_writes_a_complete_results_directory() {
     );
 
     let meta = json(&out.join("meta.json"));
-    assert_eq!(meta["schema_version"], 1);
+    assert_eq!(meta["schema_version"], 2);
     assert_eq!(meta["profile"], "smoke");
     assert_eq!(meta["planned_trials"], 6);
     assert!(
@@ -149,7 +149,8 @@ fn smoke_run_writes_a_complete_results_directory() {
     assert_eq!(trials.len(), 6, "{trials:?}");
     for t in &trials {
         let v = json(t);
-        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["schema_version"], 2);
+        assert_eq!(v["server_outcome"]["ok"], true, "{}", t.display());
         assert!(
             ["ok", "invalid"].contains(&v["status"].as_str().unwrap()),
             "{}: {:?}",
@@ -234,7 +235,7 @@ fn smoke_run_writes_a_complete_results_directory() {
         for (metric, pairs) in sc["ratios"].as_object().unwrap() {
             for pr in pairs.as_array().unwrap() {
                 let (r, lo, hi, p) = (
-                    pr["ratio"].as_f64().unwrap(),
+                    pr["point"].as_f64().unwrap(),
                     pr["lo"].as_f64().unwrap(),
                     pr["hi"].as_f64().unwrap(),
                     pr["p_value"].as_f64().unwrap(),
@@ -252,7 +253,7 @@ fn smoke_run_writes_a_complete_results_directory() {
             .iter()
             .find(|p| p["a"] == "go" && p["b"] == "rust")
             .unwrap_or_else(|| panic!("no go/rust ratio: {pairs:?}"));
-        assert!(pr["ratio"].as_f64().unwrap() > 0.0, "{pr}");
+        assert!(pr["point"].as_f64().unwrap() > 0.0, "{pr}");
         assert!(pr["p_value"].is_number(), "{pr}");
     }
     assert!(checked > 0, "no ratio in the summary at all");
@@ -319,7 +320,7 @@ fn comm(pid: i32) -> String {
 }
 
 #[test]
-fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
+fn a_server_killed_mid_trial_is_a_server_outcome_and_the_run_goes_on() {
     let dir = scratch("kill");
     let profile = dir.join("long.toml");
     std::fs::write(&profile, LONG.replace("repeats = 3", "repeats = 1")).unwrap();
@@ -342,14 +343,14 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     unsafe { libc::kill(server, libc::SIGKILL) };
     let res = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(1), "{stderr}");
-    assert_eq!(failed_count(&stderr), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("first failure: steady--rust--r1"),
-        "{stderr}"
-    );
+    // A server that dies under load is a result the claims read (its
+    // outcome), not a trial the harness failed to run.
+    assert_eq!(res.status.code(), Some(0), "{stderr}");
+    assert_eq!(failed_count(&stderr), Some(0), "{stderr}");
     let failed = json(&out.join("trials/steady--rust--r1.json"));
-    assert_eq!(failed["status"], "failed");
+    assert_ne!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["server_outcome"]["crashed"], true);
+    assert_eq!(failed["server_outcome"]["ok"], false);
     let problems = failed["problems"].to_string();
     assert!(
         problems.contains("server exited during the trial"),
@@ -371,7 +372,7 @@ fn a_server_killed_mid_trial_fails_that_trial_and_the_run_goes_on() {
     assert!(go["status"] == "ok" || go["status"] == "invalid", "{go}");
     assert_eq!(go["server"]["alive_after_load"], true);
     let summary = json(&out.join("summary.json"));
-    assert_eq!(summary["trials"]["failed"], 1);
+    assert_eq!(summary["trials"]["failed"], 0);
     let errs = rtc_harness::schema_check::check_run(&out);
     assert!(errs.is_empty(), "schema violations: {errs:#?}");
     assert!(marked_processes(&out).is_empty());
@@ -387,6 +388,8 @@ fn root_with_broken_variant(dir: &Path) -> PathBuf {
     let mut variants = std::fs::read_to_string(root().join("harness/variants.toml")).unwrap();
     variants += "\n[go-broken]\nlanguage = \"go\"\nserver = \"go-server\"\nargs = [\"--no-such-flag\"]\ndescription = \"exits at start\"\n";
     std::fs::write(r.join("harness/variants.toml"), variants).unwrap();
+    std::os::unix::fs::symlink(root().join("harness/claims.toml"), r.join("harness/claims.toml"))
+        .unwrap();
     std::os::unix::fs::symlink(
         root().join("testdata/protocol/vectors.json"),
         r.join("testdata/protocol/vectors.json"),
@@ -468,15 +471,17 @@ fn interrupted_mid_trial(sig: i32, name: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(Duration::from_secs(30), || {
-        out.join("trials/steady--rust--r1.json")
-            .exists()
-            .then_some(())
-    })
-    .expect("first trial never finished");
+    // The trial order is drawn from a seed: wait for whichever finishes first.
+    let trial_files = || {
+        std::fs::read_dir(out.join("trials"))
+            .map(|d| d.flatten().count())
+            .unwrap_or(0)
+    };
+    wait_for(Duration::from_secs(30), || (trial_files() > 0).then_some(()))
+        .expect("first trial never finished");
     let running = wait_for(Duration::from_secs(10), || {
         let p = marked_processes(&out);
-        (p.iter().any(|x| comm(*x) == "go-server") && p.iter().any(|x| comm(*x) == "loadgen"))
+        (p.iter().any(|x| comm(*x).ends_with("-server")) && p.iter().any(|x| comm(*x) == "loadgen"))
             .then_some(p)
     })
     .expect("second trial never started its children");
@@ -500,9 +505,12 @@ fn interrupted_mid_trial(sig: i32, name: &str) {
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["interrupted"], true);
     assert_eq!(summary["complete"], false);
+    // Exactly the trials that finished (and were written) are counted.
+    let finished = trial_files() as u64;
+    assert!(finished >= 1);
     assert_eq!(
         summary["trials"]["ok"].as_u64().unwrap() + summary["trials"]["invalid"].as_u64().unwrap(),
-        1
+        finished
     );
     assert!(json(&out.join("meta.json"))["interrupted"] == true);
     // Every file is whole JSON; no temp files are left.

@@ -197,6 +197,9 @@ pub struct Defaults {
     /// Pause between trials, so one trial's tail does not leak into the next.
     #[serde(default = "d_pause")]
     pub pause_s: f64,
+    /// Pause between the rate steps of one load generator (its `--settle`).
+    #[serde(default = "d_settle")]
+    pub settle_s: f64,
     /// Size of the data file the file-read scenarios read from.
     #[serde(default = "d_data")]
     pub data_file_bytes: u64,
@@ -214,6 +217,9 @@ fn d_duration() -> f64 {
 fn d_pause() -> f64 {
     0.3
 }
+fn d_settle() -> f64 {
+    0.1
+}
 fn d_data() -> u64 {
     16 << 20
 }
@@ -225,6 +231,7 @@ impl Default for Defaults {
             warmup_s: d_warmup(),
             duration_s: d_duration(),
             pause_s: d_pause(),
+            settle_s: d_settle(),
             data_file_bytes: d_data(),
         }
     }
@@ -536,6 +543,7 @@ fn validate_defaults(d: &Defaults) -> Result<(), String> {
     check_seconds("warmup_s", d.warmup_s, false)?;
     check_seconds("duration_s", d.duration_s, true)?;
     check_seconds("pause_s", d.pause_s, false)?;
+    check_seconds("settle_s", d.settle_s, false)?;
     if !(1..=MAX_DATA_FILE_BYTES).contains(&d.data_file_bytes) {
         return Err(format!(
             "key 'data_file_bytes': {} must be between 1 and {MAX_DATA_FILE_BYTES} (the protocol's file offsets are 32-bit)",

@@ -366,6 +366,8 @@ pub fn loadgen_args(
         fmt_num(duration),
         "--warmup".into(),
         fmt_num(warmup),
+        "--settle".into(),
+        fmt_num(d.settle_s),
         "--cpus".into(),
         run.client_cpus.to_string(),
         "--threads".into(),
@@ -441,7 +443,7 @@ pub fn client_seconds(c: &ClientSpec, s: &ScenarioSpec, d: &Defaults) -> f64 {
         .unwrap_or(1)
         .max(1);
     // Each step re-warms; a short settle between steps.
-    steps as f64 * (warmup + duration) + (steps - 1) as f64 * 0.5
+    steps as f64 * (warmup + duration) + (steps - 1) as f64 * d.settle_s
 }
 
 /// Estimated wall time of a trial: server start and probe, the longest
@@ -452,8 +454,8 @@ pub fn trial_seconds(s: &ScenarioSpec, d: &Defaults) -> f64 {
         .iter()
         .map(|c| client_seconds(c, s, d))
         .fold(0.0, f64::max);
-    // Start + probe ~0.4 s, idle baseline 0.3 s.
-    0.7 + load + s.observe_after_s + d.pause_s
+    // Start + probe ~0.4 s, idle baseline 0.12 s.
+    0.5 + load + s.observe_after_s + d.pause_s
 }
 
 pub fn profile_seconds(p: &Profile, trials: &[PlannedTrial]) -> f64 {
@@ -693,8 +695,8 @@ mod tests {
     fn durations_add_up() {
         let (p, _) = fixture();
         let t = order_trials(&p, &[], &[], 3);
-        // cap: 0.7 + 3 + 0.5 = 4.2 s x 9; mix: 0.7 + 2 steps x 3 + 0.5 + 0.5 = 7.7 s x 4.
-        assert!((profile_seconds(&p, &t) - (9.0 * 4.2 + 4.0 * 7.7)).abs() < 1e-9);
+        // cap: 0.5 + 3 + 0.5 = 4.0 s x 9; mix: 0.5 + 2 steps x 3 + 0.1 settle + 0.5 = 7.1 s x 4.
+        assert!((profile_seconds(&p, &t) - (9.0 * 4.0 + 4.0 * 7.1)).abs() < 1e-9);
     }
 
     #[test]

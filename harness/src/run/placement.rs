@@ -92,7 +92,8 @@ fn cpus_of(units: &[Unit], idx: &[usize]) -> Vec<usize> {
     v
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+/// "1 core", "2 cores".
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

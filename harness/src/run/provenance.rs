@@ -9,8 +9,8 @@
 //! Files that are absent (no cpufreq on a VM, no DMI in a container) read
 //! as "unavailable"; nothing here fails a run.
 
-use super::placement::{Placement, Role};
-use super::topology::Topology;
+use super::placement::{Placement, Role, plural};
+use super::topology::{self, Topology};
 use rtc_common::affinity::format_cpu_list;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -115,11 +115,9 @@ pub struct Provenance {
     pub warnings: Vec<String>,
 }
 
+/// A sysfs/procfs value, trimmed; None when absent or empty.
 fn read_trim(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    topology::read_trim(path).filter(|s| !s.is_empty())
 }
 
 fn or_unavailable(v: Option<String>) -> String {
@@ -440,10 +438,6 @@ impl Provenance {
         self.notes = notes;
         self.warnings = warnings;
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn group_text(m: BTreeMap<&str, Vec<usize>>) -> String {

@@ -58,7 +58,7 @@ impl Topology {
     }
 }
 
-fn read_trim(path: &Path) -> Option<String> {
+pub(crate) fn read_trim(path: &Path) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim().to_string())

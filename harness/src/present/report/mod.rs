@@ -24,6 +24,7 @@ use crate::run::trial::Status;
 use anyhow::Result;
 use data::RunData;
 use doc::{Block, Doc, Exporter, Inline, Line, anchor, rich, text};
+use environment::environment;
 use std::path::{Path, PathBuf};
 
 /// What `run` produced.
@@ -307,6 +308,7 @@ pub fn build(
             s.trials.failed,
         )),
     ]));
+    environment::header(run, &mut b);
 
     // ---- verdict table
     b.push(Block::Heading {
@@ -555,7 +557,7 @@ pub fn build(
     }
 
     method(run, &mut b);
-    environment::environment(run, &mut b);
+    environment(run, &mut b);
     caveats(run, claims, &mut b);
 
     b.push(Block::Heading {
@@ -1282,6 +1284,25 @@ mod tests {
         ] {
             assert!(env.contains(want), "Environment lacks {want:?}:\n{env}");
         }
+        // Placement and provenance (the 2-vCPU fixture host).
+        for want in [
+            "| placement | server: CPUs 0, 1 core, package/node/L3 0/0/0; load generator: CPUs 1",
+            "| host CPUs | 2 cores, 2 threads, 1 package; SMT inactive",
+            "| virtualization | VM: kvm (systemd-detect-virt), hypervisor CPU flag |",
+            "| frequency governor | unavailable: CPUs 0-1 |",
+            "| steal time over the run | 0.40 % of CPUs 0-1's time (warning above 2 %) |",
+            "| tokio (linked) | 1.54.1",
+            "| transparent huge pages | madvise |",
+            "no cpufreq in this VM",
+        ] {
+            assert!(env.contains(want), "Environment lacks {want:?}:\n{env}");
+        }
+        let head: String = md.lines().take_while(|l| !l.starts_with("## ")).collect();
+        assert!(
+            head.contains("Machine and run warnings")
+                && head.contains("capacity checks will be client-bound"),
+            "{head}"
+        );
         let c7 = section(&md, "C7");
         assert!(
             c7.contains("Thread limits in this run")

@@ -1,7 +1,7 @@
 //! Command-line interface: `harness run | report | list | check | diff`.
 
 use crate::config::profile;
-use crate::run::{preflight, runner};
+use crate::run::{preflight, provenance, runner};
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -152,10 +152,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 expanded.aa.len()
             );
             let pf = preflight::run(&paths.bin_dir, &paths.results_dir, &variants, Some(&p));
-            println!(
-                "cpus allowed {:?}: server {:?}, load generator {:?}",
-                pf.cpus_allowed, pf.server_cpus, pf.client_cpus
-            );
+            let mut prov = pf.provenance.clone();
+            prov.assess(runner::git_dirty(&paths.root));
+            print!("{}", placement_text(&pf, &prov));
             println!("go: {}", pf.go_version.as_deref().unwrap_or("unavailable"));
             println!(
                 "rustc: {}",
@@ -172,7 +171,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             if let Some(d) = &pf.data_file {
                 println!("data file: {}", d.display());
             }
-            for w in &pf.warnings {
+            for n in &prov.notes {
+                println!("note: {n}");
+            }
+            for w in pf.warnings.iter().chain(&prov.warnings) {
                 println!("warning: {w}");
             }
             for e in &pf.errors {
@@ -181,4 +183,48 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(if pf.errors.is_empty() { 0 } else { 1 })
         }
     }
+}
+
+/// `harness check`'s CPU part: the placement table with its notes, each
+/// scenario's own placement, and the host's provenance.
+fn placement_text(pf: &preflight::Preflight, prov: &provenance::Provenance) -> String {
+    use rtc_common::affinity::format_cpu_list;
+    let mut out = format!(
+        "cpus allowed {}; placement:\n{}",
+        format_cpu_list(&pf.cpus_allowed),
+        pf.placement.table()
+    );
+    for n in &pf.placement.notes {
+        out += &format!("  note: {n}\n");
+    }
+    for (id, p) in &pf.scenario_placements {
+        out += &format!(
+            "scenario {id} (server_cpus = {}): server {}, load generator {}\n",
+            p.server_cpus.len(),
+            format_cpu_list(&p.server_cpus),
+            format_cpu_list(&p.client_cpus)
+        );
+    }
+    for (label, value) in prov.describe() {
+        out += &format!("{label}: {value}\n");
+    }
+    let mut used: Vec<usize> = pf
+        .server_cpus
+        .iter()
+        .chain(&pf.client_cpus)
+        .copied()
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    if let Some(f) = provenance::read_proc_stat(&provenance::HostPaths::local())
+        .and_then(|t| provenance::steal_since_boot(&t, &used).ok())
+    {
+        out += &format!(
+            "steal time since boot: {:.2} % of CPUs {}'s time (a run warns above {:.0} %)\n",
+            f * 100.0,
+            format_cpu_list(&used),
+            provenance::STEAL_LIMIT_FRACTION * 100.0
+        );
+    }
+    out
 }

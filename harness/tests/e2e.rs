@@ -388,8 +388,11 @@ fn root_with_broken_variant(dir: &Path) -> PathBuf {
     let mut variants = std::fs::read_to_string(root().join("harness/variants.toml")).unwrap();
     variants += "\n[go-broken]\nlanguage = \"go\"\nserver = \"go-server\"\nargs = [\"--no-such-flag\"]\ndescription = \"exits at start\"\n";
     std::fs::write(r.join("harness/variants.toml"), variants).unwrap();
-    std::os::unix::fs::symlink(root().join("harness/claims.toml"), r.join("harness/claims.toml"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        root().join("harness/claims.toml"),
+        r.join("harness/claims.toml"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink(
         root().join("testdata/protocol/vectors.json"),
         r.join("testdata/protocol/vectors.json"),
@@ -477,8 +480,10 @@ fn interrupted_mid_trial(sig: i32, name: &str) {
             .map(|d| d.flatten().count())
             .unwrap_or(0)
     };
-    wait_for(Duration::from_secs(30), || (trial_files() > 0).then_some(()))
-        .expect("first trial never finished");
+    wait_for(Duration::from_secs(30), || {
+        (trial_files() > 0).then_some(())
+    })
+    .expect("first trial never finished");
     let running = wait_for(Duration::from_secs(10), || {
         let p = marked_processes(&out);
         (p.iter().any(|x| comm(*x).ends_with("-server")) && p.iter().any(|x| comm(*x) == "loadgen"))

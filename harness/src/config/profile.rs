@@ -336,6 +336,10 @@ pub struct ScenarioSpec {
     /// Worker threads / GOMAXPROCS for every variant of this scenario.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// A fixed number of server CPUs (whole cores where SMT allows);
+    /// default: the placement's (run/placement.rs).
+    #[serde(default)]
+    pub server_cpus: Option<usize>,
     #[serde(default)]
     pub buf_size: Option<usize>,
     /// Keep sampling the server this long after the load ends (thread shrink).
@@ -595,6 +599,7 @@ fn validate_scenario(
     for (key, v, max) in [
         ("repeats", s.repeats, MAX_REPEATS),
         ("workers", s.workers, MAX_WORKERS),
+        ("server_cpus", s.server_cpus, MAX_WORKERS),
         ("buf_size", s.buf_size, MAX_SIZE_BYTES),
     ] {
         if let Some(n) = v {
@@ -1024,6 +1029,7 @@ mod tests {
             ("warmup_s = -0.5", "warmup_s"),
             ("duration_s = 1e30", "duration_s"),
             ("workers = 0", "workers"),
+            ("server_cpus = 0", "server_cpus"),
         ] {
             let text = GOOD.replacen(
                 "workload = \"echo\"",

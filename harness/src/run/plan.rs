@@ -472,16 +472,6 @@ pub fn micro_seconds(p: &Profile, micro: &[PlannedMicro]) -> f64 {
         .sum()
 }
 
-/// Splits the allowed CPUs in two halves: the server gets the first half,
-/// the load generator and the harness the second. None on one CPU.
-pub fn split_cpus(allowed: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
-    if allowed.len() < 2 {
-        return None;
-    }
-    let half = allowed.len() / 2;
-    Some((allowed[..half].to_vec(), allowed[half..].to_vec()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -697,15 +687,5 @@ mod tests {
         let t = order_trials(&p, &[], &[], 3);
         // cap: 0.5 + 3 + 0.5 = 4.0 s x 9; mix: 0.5 + 2 steps x 3 + 0.1 settle + 0.5 = 7.1 s x 4.
         assert!((profile_seconds(&p, &t) - (9.0 * 4.0 + 4.0 * 7.1)).abs() < 1e-9);
-    }
-
-    #[test]
-    fn cpus_split_in_halves() {
-        assert_eq!(split_cpus(&[0, 1]), Some((vec![0], vec![1])));
-        assert_eq!(
-            split_cpus(&[0, 1, 2, 3, 4]),
-            Some((vec![0, 1], vec![2, 3, 4]))
-        );
-        assert_eq!(split_cpus(&[3]), None);
     }
 }

@@ -1,9 +1,14 @@
 //! Checks before anything runs (`harness check`, and the start of every
-//! run): binaries present and runnable, toolchain versions, CPUs for
-//! pinning, the file-descriptor limit, the data file, free disk, loopback.
+//! run): binaries present and runnable, toolchain versions, the CPU
+//! placement and the machine's provenance, the file-descriptor limit, the
+//! data file, free disk, loopback.
 
 use crate::config::profile::{Profile, Variants};
+use crate::run::placement::{self, Placement};
+use crate::run::provenance::{self, HostPaths, Provenance};
+use crate::run::topology::{self, Topology};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,6 +25,17 @@ pub struct Preflight {
     pub cpus_allowed: Vec<usize>,
     pub server_cpus: Vec<usize>,
     pub client_cpus: Vec<usize>,
+    /// Where server and load generator run, and why (`server_cpus` and
+    /// `client_cpus` are its lists).
+    #[serde(default)]
+    pub placement: Placement,
+    /// Scenarios that fix `server_cpus` get their own placement.
+    #[serde(default)]
+    pub scenario_placements: BTreeMap<String, Placement>,
+    /// Notes and warnings are left to `Provenance::assess`, which needs the
+    /// git state.
+    #[serde(default)]
+    pub provenance: Provenance,
     pub nofile_soft: u64,
     pub nofile_hard: u64,
     pub nofile_needed: u64,
@@ -148,20 +164,9 @@ pub fn run(
     }
 
     pf.cpus_allowed = rtc_common::affinity::allowed_cpus().unwrap_or_default();
-    match crate::run::plan::split_cpus(&pf.cpus_allowed) {
-        Some((s, c)) => {
-            pf.server_cpus = s;
-            pf.client_cpus = c;
-        }
-        None => {
-            pf.warnings.push(
-                "only one CPU is available: the server and the load generator share it, so pinning is impossible and every result is confounded"
-                    .into(),
-            );
-            pf.server_cpus = pf.cpus_allowed.clone();
-            pf.client_cpus = pf.cpus_allowed.clone();
-        }
-    }
+    let host = HostPaths::local();
+    let topo = place_on(&mut pf, &host, profile);
+    pf.provenance = provenance::read(&host, &topo, &pf.placement, &provenance::detect_virt());
 
     // Each connection costs a descriptor in the load generator and one in the
     // server (separate processes, same limit); headroom for files and pipes.
@@ -232,6 +237,47 @@ pub fn run(
         }
     }
     pf
+}
+
+/// The host's topology, or (unreadable sysfs) every allowed CPU as a core
+/// of its own, with a warning.
+fn read_topology(host: &HostPaths, allowed: &[usize], warnings: &mut Vec<String>) -> Topology {
+    topology::read(&host.sys).unwrap_or_else(|e| {
+        warnings.push(format!(
+            "cannot read the CPU topology ({e}): each CPU is taken as a core of its own"
+        ));
+        topology::flat(allowed)
+    })
+}
+
+/// Places server and load generator on `pf.cpus_allowed` of `host`, and
+/// separately for every scenario that fixes `server_cpus`; returns the
+/// topology it used.
+fn place_on(pf: &mut Preflight, host: &HostPaths, profile: Option<&Profile>) -> Topology {
+    let topo = read_topology(host, &pf.cpus_allowed, &mut pf.warnings);
+    match placement::place(&topo, &pf.cpus_allowed, None) {
+        Ok(mut p) => {
+            p.notes.extend(topo.gaps.iter().cloned());
+            pf.warnings.extend(p.warnings.iter().cloned());
+            pf.server_cpus = p.server_cpus.clone();
+            pf.client_cpus = p.client_cpus.clone();
+            pf.placement = p;
+        }
+        Err(e) => pf.errors.push(format!(
+            "cannot place the server and the load generator: {e}"
+        )),
+    }
+    for s in profile.map(|p| &p.scenarios[..]).unwrap_or(&[]) {
+        if let Some(n) = s.server_cpus {
+            match placement::place(&topo, &pf.cpus_allowed, Some(n)) {
+                Ok(p) => {
+                    pf.scenario_placements.insert(s.id.clone(), p);
+                }
+                Err(e) => pf.errors.push(format!("scenario {}: {e}", s.id)),
+            }
+        }
+    }
+    topo
 }
 
 /// The data file the file-read scenarios read, made if missing or wrong;
@@ -342,6 +388,50 @@ mod tests {
         ensure_data_file(&good, 1000).unwrap();
         assert_eq!(std::fs::metadata(&good).unwrap().len(), 1000);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn placement_on_a_fixture_host_with_scenarios_that_fix_server_cpus() {
+        use crate::run::topology::fixtures::{allowed, root};
+        let vtext = "[go]\nlanguage = \"go\"\nserver = \"go-server\"\ndescription = \"g\"\n";
+        let variants = crate::config::profile::parse_variants(Path::new("v.toml"), vtext).unwrap();
+        let scenario = |id: &str, n: usize| {
+            format!(
+                "[[scenario]]\nid = \"{id}\"\ntitle = \"t\"\nclaims = [\"C1\"]\nworkload = \"echo\"\nvariants = [\"go\"]\nserver_cpus = {n}\n[[scenario.client]]\nmodel = \"closed\"\nconns = 1\nsize_bytes = 64\n"
+            )
+        };
+        let text = format!(
+            "name = \"t\"\ndescription = \"t\"\n[defaults]\n{}{}",
+            scenario("three", 3),
+            scenario("too-many", 16)
+        );
+        let p =
+            crate::config::profile::parse_profile(Path::new("p.toml"), &text, &variants).unwrap();
+        let mut pf = Preflight {
+            cpus_allowed: allowed("intel-8c16t"),
+            ..Default::default()
+        };
+        let topo = place_on(&mut pf, &HostPaths::under(&root("intel-8c16t")), Some(&p));
+        assert_eq!(topo.cores.len(), 8);
+        assert_eq!(pf.server_cpus, vec![0, 1, 8, 9]);
+        assert_eq!(pf.client_cpus, pf.placement.client_cpus);
+        assert_eq!(pf.scenario_placements["three"].server_cpus, vec![0, 1, 8]);
+        assert!(!pf.scenario_placements.contains_key("too-many"));
+        assert_eq!(pf.errors.len(), 1, "{:?}", pf.errors);
+        assert!(pf.errors[0].starts_with("scenario too-many: server_cpus = 16"));
+        assert!(pf.warnings.is_empty(), "{:?}", pf.warnings);
+
+        // An unreadable sysfs: each CPU a core of its own, said once.
+        let mut pf = Preflight {
+            cpus_allowed: vec![0, 1],
+            ..Default::default()
+        };
+        place_on(&mut pf, &HostPaths::under(&root("no-such-host")), None);
+        assert_eq!(
+            (pf.server_cpus.clone(), pf.client_cpus.clone()),
+            (vec![0], vec![1])
+        );
+        assert!(pf.warnings[0].starts_with("cannot read the CPU topology"));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 
 use crate::analyse::summary;
 use crate::config::profile::{self, Profile, Variants};
+use crate::run::placement::Placement;
 use crate::run::plan;
 use crate::run::preflight;
+use crate::run::provenance::{self, HostPaths, Provenance};
 use crate::run::results::{self, RunDir};
 use crate::run::signals;
 use crate::run::trial::{self, Status, TrialRecord};
@@ -57,6 +59,12 @@ struct Meta<'a> {
     kernel: Option<String>,
     go_version: Option<String>,
     rustc_version: Option<String>,
+    /// Where each side runs, per CPU, and why.
+    placement: &'a Placement,
+    /// Scenarios that fix `server_cpus`: their own placement.
+    scenario_placements: &'a BTreeMap<String, Placement>,
+    /// SMT, NUMA, L3, governors, VM and steal, kernel settings, tokio.
+    provenance: Provenance,
     nofile_soft: u64,
     nofile_hard: u64,
     data_file: Option<String>,
@@ -77,6 +85,11 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Uncommitted changes to tracked files; None without git.
+pub fn git_dirty(root: &Path) -> Option<bool> {
+    git(root, &["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty())
 }
 
 fn cpu_model() -> Option<String> {
@@ -163,7 +176,10 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         }
     }
     let pf = preflight::run(&opts.bin_dir, &opts.results_dir, &variants, Some(&p));
-    for w in &pf.warnings {
+    let dirty = git_dirty(&opts.root);
+    let mut prov = pf.provenance.clone();
+    prov.assess(dirty);
+    for w in pf.warnings.iter().chain(&prov.warnings) {
         eprintln!("harness: warning: {w}");
     }
     if let Some(e) = pf.errors.first() {
@@ -177,7 +193,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         );
     }
     // The harness itself stays off the server's CPUs.
-    let _ = rtc_common::affinity::pin_current_thread(&pf.client_cpus);
+    let _ = rtc_common::affinity::pin_current_thread(&harness_cpus(&pf));
     let rounds_per_ms = preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus);
 
     let now = SystemTime::now();
@@ -217,11 +233,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         schema_version: results::SCHEMA_VERSION,
         harness_version: env!("CARGO_PKG_VERSION"),
         git_commit: git(&opts.root, &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-        git_dirty: git(
-            &opts.root,
-            &["status", "--porcelain", "--untracked-files=no"],
-        )
-        .map(|s| !s.is_empty()),
+        git_dirty: dirty,
         profile: &p.name,
         profile_file: p.path.display().to_string(),
         only: &opts.only,
@@ -241,6 +253,9 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             .map(|s| s.trim().to_string()),
         go_version: pf.go_version.clone(),
         rustc_version: pf.rustc_version.clone(),
+        placement: &pf.placement,
+        scenario_placements: &pf.scenario_placements,
+        provenance: prov,
         nofile_soft: pf.nofile_soft,
         nofile_hard: pf.nofile_hard,
         data_file: pf.data_file.as_ref().map(|d| d.display().to_string()),
@@ -252,6 +267,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     };
     results::write_json(&run.meta(), &meta)?;
     eprintln!("harness: writing {}", run.root.display());
+    let stat_at_start = provenance::read_proc_stat(&HostPaths::local());
 
     let data_file = pf.data_file.clone().context("no data file")?;
     let mut capacities: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
@@ -268,8 +284,8 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
                 run: &run,
                 profile: &p,
                 variants: &variants,
-                server_cpus: &pf.server_cpus,
-                client_cpus: &pf.client_cpus,
+                server_cpus: &placement_of(&pf, &p.scenarios[trials[i].scenario].id).server_cpus,
+                client_cpus: &placement_of(&pf, &p.scenarios[trials[i].scenario].id).client_cpus,
                 all_cpus: &pf.cpus_allowed,
                 data_file: &data_file,
                 rounds_per_ms,
@@ -352,6 +368,13 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     results::write_json(&run.summary(), &s)?;
     meta.ended_at = Some(results::rfc3339(SystemTime::now()));
     meta.interrupted = interrupted;
+    finish_provenance(
+        &mut meta.provenance,
+        &pf,
+        stat_at_start.as_deref(),
+        &records,
+        dirty,
+    );
     results::write_json(&run.meta(), &meta)?;
     // `latest` names the newest run that ran to its end (failed trials
     // included); an interrupted run leaves it where it was.
@@ -390,6 +413,76 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         }
     };
     Ok((end, run.root.clone()))
+}
+
+/// The placement a scenario's trials use: its own when it fixes
+/// `server_cpus`, else the run's.
+fn placement_of<'a>(pf: &'a preflight::Preflight, scenario: &str) -> &'a Placement {
+    pf.scenario_placements
+        .get(scenario)
+        .unwrap_or(&pf.placement)
+}
+
+/// Where the harness and its sampler run: the load generator's CPUs that
+/// no scenario gives the server (the run's client CPUs if none are).
+fn harness_cpus(pf: &preflight::Preflight) -> Vec<usize> {
+    let common: Vec<usize> = pf
+        .client_cpus
+        .iter()
+        .copied()
+        .filter(|c| {
+            pf.scenario_placements
+                .values()
+                .all(|p| p.client_cpus.contains(c))
+        })
+        .collect();
+    if common.is_empty() {
+        pf.client_cpus.clone()
+    } else {
+        common
+    }
+}
+
+/// What only the end of a run knows: the steal time over it (on every
+/// CPU a server or load generator used) and the tokio version the Rust
+/// server reported; then the notes and warnings again.
+fn finish_provenance(
+    prov: &mut Provenance,
+    pf: &preflight::Preflight,
+    stat_at_start: Option<&str>,
+    records: &[TrialRecord],
+    dirty: Option<bool>,
+) {
+    let mut used: Vec<usize> = std::iter::once(&pf.placement)
+        .chain(pf.scenario_placements.values())
+        .flat_map(|p| p.server_cpus.iter().chain(&p.client_cpus).copied())
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    let end = provenance::read_proc_stat(&HostPaths::local());
+    prov.steal = match (stat_at_start, end.as_deref()) {
+        (Some(a), Some(b)) => match provenance::steal_fraction(a, b, &used) {
+            Ok(f) => Some(provenance::Steal {
+                cpus: rtc_common::affinity::format_cpu_list(&used),
+                fraction: f,
+                limit_fraction: provenance::STEAL_LIMIT_FRACTION,
+            }),
+            Err(e) => {
+                eprintln!("harness: steal time not recorded: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
+    prov.tokio_version = records
+        .iter()
+        .filter_map(|r| r.server.config.as_ref()?.get("tokio_version")?.as_str())
+        .next()
+        .map(String::from);
+    prov.assess(dirty);
+    if let Some(w) = prov.warnings.iter().find(|w| w.starts_with("steal")) {
+        eprintln!("harness: warning: {w}");
+    }
 }
 
 /// A few small vectors of each kind: enough to catch a wrong server or
@@ -475,6 +568,26 @@ pub fn list(root: &Path, profile_name: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_harness_runs_where_no_scenario_puts_a_server() {
+        let placed = |s: Vec<usize>, c: Vec<usize>| Placement {
+            server_cpus: s,
+            client_cpus: c,
+            ..Default::default()
+        };
+        let mut pf = preflight::Preflight {
+            placement: placed(vec![0, 8], vec![1, 2, 3, 9, 10, 11]),
+            client_cpus: vec![1, 2, 3, 9, 10, 11],
+            ..Default::default()
+        };
+        assert_eq!(harness_cpus(&pf), pf.client_cpus);
+        pf.scenario_placements
+            .insert("wide".into(), placed(vec![0, 1, 8, 9], vec![2, 3, 10, 11]));
+        assert_eq!(harness_cpus(&pf), vec![2, 3, 10, 11]);
+        assert_eq!(placement_of(&pf, "wide").server_cpus, vec![0, 1, 8, 9]);
+        assert_eq!(placement_of(&pf, "other").server_cpus, vec![0, 8]);
+    }
 
     #[test]
     fn probe_keeps_file_vectors_only_when_both_lengths_agree() {

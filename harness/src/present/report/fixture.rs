@@ -556,7 +556,33 @@ fn c12_trial(m: &crate::config::profile::MicroSpec, repeat: usize) -> TrialRecor
     t
 }
 
+/// The placement and provenance of today's 2-vCPU VM, read from its
+/// sysfs fixture by the real readers, as a run of it would record them.
+pub fn host_record() -> (Value, Value) {
+    use crate::run::{placement, provenance, topology::fixtures};
+    let t = fixtures::topology("vm-2cpu");
+    let p = placement::place(&t, &fixtures::allowed("vm-2cpu"), None).expect("placement");
+    let virt = provenance::DetectVirt {
+        vm: Some("kvm".into()),
+        container: None,
+    };
+    let host = provenance::HostPaths::under(&fixtures::root("vm-2cpu"));
+    let mut prov = provenance::read(&host, &t, &p, &virt);
+    prov.tokio_version = Some("1.54.1".into());
+    prov.steal = Some(provenance::Steal {
+        cpus: "0-1".into(),
+        fraction: 0.004,
+        limit_fraction: provenance::STEAL_LIMIT_FRACTION,
+    });
+    prov.assess(Some(false));
+    (
+        serde_json::to_value(&p).expect("placement JSON"),
+        serde_json::to_value(&prov).expect("provenance JSON"),
+    )
+}
+
 pub fn meta(profile: &str) -> Value {
+    let (placement, provenance) = host_record();
     json!({
         "schema_version": results::SCHEMA_VERSION,
         "harness_version": "0.1.0",
@@ -565,6 +591,7 @@ pub fn meta(profile: &str) -> Value {
         "profile": profile,
         "profile_file": "harness/profiles/fixture.toml",
         "only": [],
+        "order_seed": 1,
         "started_at": "2026-11-25T07:15:00Z",
         "ended_at": "2026-11-25T07:20:00Z",
         "interrupted": false,
@@ -576,6 +603,9 @@ pub fn meta(profile: &str) -> Value {
         "kernel": "6.1.0",
         "go_version": "go1.26",
         "rustc_version": "rustc 1.95.0",
+        "placement": placement,
+        "scenario_placements": {},
+        "provenance": provenance,
         "nofile_soft": 1048576,
         "nofile_hard": 1048576,
         "data_file": "/tmp/data",

@@ -6,11 +6,13 @@
 //! table and the report's path.
 //!
 //! Modules: `data` (the run read back), `doc` (the document tree and the
-//! `Exporter` trait), `markdown`/`html` (one file per format), `units`.
+//! `Exporter` trait), `markdown`/`html` (one file per format), `units`,
+//! `environment` (the Environment section).
 
 pub mod claims;
 pub mod data;
 pub mod doc;
+pub mod environment;
 #[cfg(test)]
 pub mod fixture;
 pub mod html;
@@ -25,6 +27,7 @@ use crate::run::trial::Status;
 use anyhow::Result;
 use data::RunData;
 use doc::{Block, Doc, Exporter, Inline, Line, anchor, plain, text};
+use environment::environment;
 use std::path::{Path, PathBuf};
 
 /// What `run` produced.
@@ -126,6 +129,7 @@ pub fn build(
             s.trials.failed,
         )),
     ]));
+    environment::header(run, &mut b);
 
     // ---- the control first: how far this machine's noise alone goes
     b.extend(claims::aa_blocks(verdicts));
@@ -753,103 +757,6 @@ fn fact_blocks(run: &RunData, claims: &Claims, c: &ClaimResult) -> Vec<Block> {
     b
 }
 
-fn environment(run: &RunData, b: &mut Vec<Block>) {
-    b.push(Block::Heading {
-        level: 2,
-        text: "Environment".into(),
-        id: "environment".into(),
-    });
-    let keys = [
-        ("profile", "profile"),
-        ("started_at", "started"),
-        ("ended_at", "ended"),
-        ("git_commit", "commit"),
-        ("git_dirty", "uncommitted changes"),
-        ("harness_version", "harness version"),
-        ("cpu_model", "CPU"),
-        ("cpu_count_online", "CPUs online"),
-        ("cpus_allowed", "CPUs allowed"),
-        ("server_cpus", "server CPUs"),
-        ("client_cpus", "load generator CPUs"),
-        ("kernel", "kernel"),
-        ("go_version", "Go"),
-        ("rustc_version", "rustc"),
-        ("nofile_soft", "open files (soft limit)"),
-        ("data_file_bytes", "data file bytes"),
-        ("sha_rounds_per_ms", "SHA-256 rounds per ms (calibration)"),
-    ];
-    let mut rows: Vec<Vec<Line>> = keys
-        .iter()
-        .map(|(k, label)| {
-            vec![
-                text(*label),
-                text(run.meta_str(k).unwrap_or_else(|| "n/a".into())),
-            ]
-        })
-        .collect();
-    // The servers' own configuration lines.
-    for lang in ["go", "rust"] {
-        if let Some(cfg) = run
-            .trials
-            .iter()
-            .filter_map(|t| t.server.config.as_ref())
-            .find(|c| c.get("server").and_then(|v| v.as_str()) == Some(lang))
-        {
-            let fields: Vec<String> = [
-                "server_version",
-                "go_version",
-                "tokio_version",
-                "rustc_version",
-                "workers",
-                "gomaxprocs",
-                "max_threads",
-                "max_blocking_threads",
-            ]
-            .iter()
-            .filter_map(|k| {
-                cfg.get(*k).filter(|v| !v.is_null()).map(|v| {
-                    format!(
-                        "{k} {}",
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string())
-                    )
-                })
-            })
-            .collect();
-            rows.push(vec![
-                text(format!("{lang} server")),
-                text(fields.join(", ")),
-            ]);
-        }
-    }
-    // Issue 6: the runtimes' thread limits are reported with the results.
-    for (label, value) in thread_limits(run) {
-        rows.push(vec![text(label), text(value)]);
-    }
-    if let Some(w) = run
-        .meta
-        .as_ref()
-        .and_then(|m| m.get("warnings"))
-        .and_then(|w| w.as_array())
-        .filter(|w| !w.is_empty())
-    {
-        rows.push(vec![
-            text("preflight warnings"),
-            text(
-                w.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        ]);
-    }
-    b.push(Block::Table {
-        head: vec!["".into(), "".into()],
-        rows,
-    });
-}
-
 fn caveats(run: &RunData, verdicts: &Verdicts, b: &mut Vec<Block>) {
     b.push(Block::Heading {
         level: 2,
@@ -1061,6 +968,25 @@ mod tests {
         ] {
             assert!(env.contains(want), "Environment lacks {want:?}:\n{env}");
         }
+        // Placement and provenance (the 2-vCPU fixture host).
+        for want in [
+            "| placement | server: CPUs 0, 1 core, package/node/L3 0/0/0; load generator: CPUs 1",
+            "| host CPUs | 2 cores, 2 threads, 1 package; SMT inactive",
+            "| virtualization | VM: kvm (systemd-detect-virt), hypervisor CPU flag |",
+            "| frequency governor | unavailable: CPUs 0-1 |",
+            "| steal time over the run | 0.40 % of CPUs 0-1's time (warning above 2 %) |",
+            "| tokio (linked) | 1.54.1",
+            "| transparent huge pages | madvise |",
+            "no cpufreq in this VM",
+        ] {
+            assert!(env.contains(want), "Environment lacks {want:?}:\n{env}");
+        }
+        let head: String = md.lines().take_while(|l| !l.starts_with("## ")).collect();
+        assert!(
+            head.contains("Machine and run warnings")
+                && head.contains("capacity checks will be client-bound"),
+            "{head}"
+        );
         let c7 = section(&md, "C7");
         assert!(
             c7.contains("Thread limits in this run")

@@ -211,6 +211,15 @@ func (s *server) serveEcho(c net.Conn) {
 // workConn is one work connection's state, reused across its requests. Write
 // errors are sticky in bufio.Writer and surface at the next Flush, so single
 // Writes go unchecked.
+//
+// The request path allocates nothing after a connection's first requests
+// (alloc_test.go): the header and digest arrays live here, in the one heap
+// object per connection, because a slice of a local array handed to
+// bufio.Writer.Write escapes (Write may pass it on to the socket's Write
+// through an interface) and would cost a heap allocation per request.
+// bufio.Writer.AvailableBuffer with binary.BigEndian.AppendUint32 avoids that
+// too, but allocates whenever fewer than 12 bytes are free in the buffer;
+// these arrays never do.
 type workConn struct {
 	s  *server
 	br *bufio.Reader
@@ -219,6 +228,11 @@ type workConn struct {
 	// limit, never from an unchecked header field.
 	payload []byte
 	file    []byte
+	// in, out and digest are the request header, response header and
+	// digest of the request being served.
+	in     [protocol.RequestHeaderLen]byte
+	out    [protocol.ResponseHeaderLen]byte
+	digest [32]byte
 	// reply receives digests from the pool (CPUPool only), buffered so a
 	// worker never waits on a connection.
 	reply chan [32]byte
@@ -233,15 +247,14 @@ func (s *server) serveWork(c net.Conn) {
 		br: bufio.NewReaderSize(flushBeforeRead{c, bw}, s.cfg.BufSize),
 		bw: bw,
 	}
-	var hb [protocol.RequestHeaderLen]byte
 	for {
-		if _, err := io.ReadFull(wc.br, hb[:]); err != nil {
+		if _, err := io.ReadFull(wc.br, wc.in[:]); err != nil {
 			// io.EOF: the client closed at a frame boundary, and every
 			// answer was flushed before the read. Anything else is EOF
 			// or an error mid-frame: close without a response.
 			return
 		}
-		h := protocol.DecodeRequest(&hb)
+		h := protocol.DecodeRequest(&wc.in)
 		d := h.Disposition()
 		switch d.Action {
 		case protocol.Close:
@@ -273,12 +286,12 @@ func (s *server) serveWork(c net.Conn) {
 			wc.bw.Write(fileBytes)
 			continue
 		}
-		digest, ok := wc.hash(fileBytes, h.CPURounds)
-		if !ok {
+		var ok bool
+		if wc.digest, ok = wc.hash(fileBytes, h.CPURounds); !ok {
 			return
 		}
-		wc.writeHeader(protocol.StatusOK, uint32(len(digest)), h.ID)
-		wc.bw.Write(digest[:])
+		wc.writeHeader(protocol.StatusOK, uint32(len(wc.digest)), h.ID)
+		wc.bw.Write(wc.digest[:])
 	}
 }
 
@@ -304,8 +317,8 @@ func (f flushBeforeRead) Read(p []byte) (int, error) {
 }
 
 func (wc *workConn) writeHeader(status protocol.Status, bodyLen, id uint32) {
-	b := protocol.NewResponse(status, bodyLen, id).Encode()
-	wc.bw.Write(b[:])
+	wc.out = protocol.NewResponse(status, bodyLen, id).Encode()
+	wc.bw.Write(wc.out[:])
 }
 
 // ioStep runs the request's I/O step and returns the file bytes (io_kind file

@@ -75,7 +75,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.bufSize, "buf-size", protocol.DefaultBufSize, "per-connection read/write buffer `bytes`, 1..=16777216")
 	fs.StringVar(&o.dataFile, "data-file", "", "`PATH` of the file io_kind file reads (none: status 4)")
 	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS `N` (0: the runtime's default)")
-	fs.StringVar(&o.cpuMode, "cpu-mode", server.CPUInline, "`inline|pool`: hash on the connection's goroutine or on GOMAXPROCS pool goroutines")
+	fs.StringVar(&o.cpuMode, "cpu-mode", server.CPUInline, "`inline|pool|oversubscribed`: hash on the connection's goroutine; on a pool of GOMAXPROCS goroutines sharing the connections' Ps (caps concurrent hashes, isolates nothing); or on a pool of --procs goroutines with GOMAXPROCS doubled, so the kernel time-slices hashing against the connections (tokio's rayon/blocking-pool analogue)")
 	fs.StringVar(&o.telemetry, "telemetry", "", "append runtime/metrics samples as JSON lines to `PATH` (created or truncated; none when absent)")
 	fs.DurationVar(&o.telemetryInterval, "telemetry-interval", defaultTelemetryInterval, "time between --telemetry samples, 1ms..=1m")
 	return fs
@@ -103,9 +103,9 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--buf-size %d: want 1..=%d", o.bufSize, protocol.MaxBufSize)
 	}
 	switch o.cpuMode {
-	case server.CPUInline, server.CPUPool:
+	case server.CPUInline, server.CPUPool, server.CPUOversubscribed:
 	default:
-		return o, usagef("--cpu-mode %q: want inline or pool", o.cpuMode)
+		return o, usagef("--cpu-mode %q: want inline, pool or oversubscribed", o.cpuMode)
 	}
 	if o.procs < 0 {
 		return o, usagef("--procs %d: want >= 0 (0: the runtime's default)", o.procs)
@@ -190,6 +190,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
+	workers := runtime.GOMAXPROCS(0)
+	if o.cpuMode == server.CPUOversubscribed {
+		// A pool of `workers` hashing goroutines and as many Ps again for
+		// them (server.CPUOversubscribed says why).
+		runtime.GOMAXPROCS(2 * workers)
+	}
 
 	var df *server.DataFile
 	if o.dataFile != "" {
@@ -223,7 +229,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Workload: o.workload,
 		BufSize:  o.bufSize,
 		CPUMode:  o.cpuMode,
-		Workers:  runtime.GOMAXPROCS(0),
+		Workers:  workers,
 		DataFile: df,
 		ErrorLog: log.New(stderr, program+": ", log.LstdFlags),
 	}

@@ -354,3 +354,33 @@ func TestBinaryBadFlagExits2WithOneLine(t *testing.T) {
 		t.Fatalf("stdout %q, want nothing", rest)
 	}
 }
+
+// --cpu-mode oversubscribed keeps --procs as the pool's size (workers) and
+// doubles GOMAXPROCS. Run as a child: GOMAXPROCS is process-wide.
+func TestBinaryOversubscribedDoublesGOMAXPROCS(t *testing.T) {
+	for _, c := range []struct {
+		args                []string
+		workers, gomaxprocs float64
+	}{
+		{[]string{"--cpu-mode", "oversubscribed", "--procs", "1"}, 1, 2},
+		{[]string{"--cpu-mode", "oversubscribed", "--procs", "3"}, 3, 6},
+		{[]string{"--cpu-mode", "pool", "--procs", "3"}, 3, 3},
+	} {
+		cmd, out, stderr := startBinary(t, c.args...)
+		if _, err := out.ReadString('\n'); err != nil {
+			t.Fatalf("%q: reading LISTENING: %v (stderr %q)", c.args, err, stderr.String())
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := waitExit(t, cmd); code != 0 {
+			t.Fatalf("%q: exit %d", c.args, code)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal([]byte(strings.SplitN(stderr.String(), "\n", 2)[0]), &cfg); err != nil {
+			t.Fatalf("%q: config line: %v", c.args, err)
+		}
+		if cfg["workers"] != c.workers || cfg["gomaxprocs"] != c.gomaxprocs || cfg["cpu_mode"] != c.args[1] {
+			t.Errorf("%q: workers %v, gomaxprocs %v, cpu_mode %v; want %v, %v, %s",
+				c.args, cfg["workers"], cfg["gomaxprocs"], cfg["cpu_mode"], c.workers, c.gomaxprocs, c.args[1])
+		}
+	}
+}

@@ -85,21 +85,6 @@ func TestAppendStringEscapes(t *testing.T) {
 	}
 }
 
-// line is a telemetry line as a reader decodes it.
-type line struct {
-	SchemaVersion int                        `json:"schema_version"`
-	Runtime       string                     `json:"runtime"`
-	Seq           uint64                     `json:"seq"`
-	TUnixMs       float64                    `json:"t_unix_ms"`
-	Metrics       map[string]json.RawMessage `json:"metrics"`
-}
-
-type histogram struct {
-	Unit   string     `json:"unit"`
-	Bounds []*float64 `json:"bounds"`
-	Counts []uint64   `json:"counts"`
-}
-
 func TestSamplerWritesNumberedLinesWithEveryMetric(t *testing.T) {
 	var out bytes.Buffer
 	s := NewSampler(&out)
@@ -115,29 +100,23 @@ func TestSamplerWritesNumberedLinesWithEveryMetric(t *testing.T) {
 		t.Fatalf("want 3 newline-terminated lines, got %q", out.String())
 	}
 	for i, text := range lines[:3] {
-		var l line
-		dec := json.NewDecoder(strings.NewReader(text))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
+		l, err := ParseLine([]byte(text))
+		if err != nil {
 			t.Fatalf("line %d: %v: %s", i, err, text)
 		}
 		wantT := 1_700_000_000_000.25 + 100*float64(i+1)
-		if l.SchemaVersion != 1 || l.Runtime != "go" || l.Seq != uint64(i) || l.TUnixMs != wantT {
-			t.Errorf("line %d: header %+v, want schema 1, go, seq %d, t %.3f", i, l, i, wantT)
+		if l.Runtime != "go" || l.Seq != uint64(i) || l.TUnixMs != wantT {
+			t.Errorf("line %d: header %+v, want go, seq %d, t %.3f", i, l, i, wantT)
 		}
 		if len(l.Metrics) != len(Supported()) {
 			t.Errorf("line %d: %d metrics, want %d", i, len(l.Metrics), len(Supported()))
 		}
-		var h histogram
-		if err := json.Unmarshal(l.Metrics["/sched/latencies:seconds"], &h); err != nil {
-			t.Fatalf("line %d: /sched/latencies: %v", i, err)
+		h, err := l.Histogram("/sched/latencies:seconds")
+		if err != nil || h.Unit != "s" {
+			t.Errorf("line %d: /sched/latencies: %v, unit %q", i, err, h.Unit)
 		}
-		if h.Unit != "s" || len(h.Counts) == 0 || len(h.Bounds) != len(h.Counts)+1 {
-			t.Errorf("line %d: /sched/latencies has unit %q, %d bounds, %d counts", i, h.Unit, len(h.Bounds), len(h.Counts))
-		}
-		var procs float64
-		if err := json.Unmarshal(l.Metrics["/sched/gomaxprocs:threads"], &procs); err != nil || procs < 1 {
-			t.Errorf("line %d: gomaxprocs %s (%v)", i, l.Metrics["/sched/gomaxprocs:threads"], err)
+		if procs, err := l.Number("/sched/gomaxprocs:threads"); err != nil || procs < 1 {
+			t.Errorf("line %d: gomaxprocs %v (%v)", i, procs, err)
 		}
 	}
 }
@@ -198,5 +177,32 @@ func BenchmarkSample(b *testing.B) {
 		if err := s.Sample(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestParseLineRefusesWhatIsNotALine(t *testing.T) {
+	for _, bad := range []string{
+		`{"schema_version":2,"runtime":"go","seq":0,"t_unix_ms":1,"metrics":{}}`,
+		`{"schema_version":1,"runtime":"go","seq":0,"t_unix_ms":1,"metrics":{},"extra":1}`,
+		`{"schema_version":1,"runtime":"go","seq":-1,"t_unix_ms":1,"metrics":{}}`,
+		`not json`,
+	} {
+		if _, err := ParseLine([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+	l, err := ParseLine([]byte(`{"schema_version":1,"runtime":"go","seq":0,"t_unix_ms":1,"metrics":` +
+		`{"h":{"unit":"s","bounds":[null,0,null],"counts":[1]},"n":3}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Histogram("h"); err == nil || !strings.Contains(err.Error(), "3 bounds for 1 counts") {
+		t.Errorf("a histogram with 3 bounds and 1 count: %v", err)
+	}
+	if _, err := l.Histogram("n"); err == nil {
+		t.Error("a number read as a histogram")
+	}
+	if x, err := l.Number("n"); err != nil || x != 3 {
+		t.Errorf("Number(n) = %v, %v", x, err)
 	}
 }

@@ -74,9 +74,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.workload, "workload", server.WorkloadWork, "`echo|work`: raw TCP echo or framed requests")
 	fs.IntVar(&o.bufSize, "buf-size", protocol.DefaultBufSize, "per-connection read/write buffer `bytes`, 1..=16777216")
 	fs.StringVar(&o.dataFile, "data-file", "", "`PATH` of the file io_kind file reads (none: status 4)")
-	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS `N` (0: the runtime's default)")
+	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS `N` (0: the runtime's default); --cpu-mode oversubscribed doubles it")
 	fs.StringVar(&o.cpuMode, "cpu-mode", server.CPUInline, "`inline|pool|oversubscribed`: hash on the connection's goroutine; on a pool of GOMAXPROCS goroutines sharing the connections' Ps (caps concurrent hashes, isolates nothing); or on a pool of --procs goroutines with GOMAXPROCS doubled, so the kernel time-slices hashing against the connections (tokio's rayon/blocking-pool analogue)")
-	fs.StringVar(&o.telemetry, "telemetry", "", "append runtime/metrics samples as JSON lines to `PATH` (created or truncated; none when absent)")
+	fs.StringVar(&o.telemetry, "telemetry", "", "write runtime/metrics samples to `PATH`, one JSON line each (file created or truncated; no file and no sampling when absent)")
 	fs.DurationVar(&o.telemetryInterval, "telemetry-interval", defaultTelemetryInterval, "time between --telemetry samples, 1ms..=1m")
 	return fs
 }

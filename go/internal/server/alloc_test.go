@@ -55,7 +55,7 @@ func allocsPerRequest(t *testing.T, addr string, send, want []byte) float64 {
 var errMismatch = errors.New("response differs")
 
 // Every request path that can run without allocating does: echo, and every
-// work request in both CPU modes (the runtime's per-goroutine timer is made
+// work request in every CPU mode (the runtime's per-goroutine timer is made
 // at the first sleep, the warm-up request; the blocking call reuses an idle
 // OS thread once one exists).
 func TestRequestPathDoesNotAllocate(t *testing.T) {

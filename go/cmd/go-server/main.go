@@ -17,9 +17,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"rtcompare/internal/protocol"
 	"rtcompare/internal/server"
+	"rtcompare/internal/telemetry"
 )
 
 const (
@@ -36,13 +38,24 @@ func main() {
 
 // options are the parsed, checked flags.
 type options struct {
-	listen   string
-	workload string
-	bufSize  int
-	dataFile string
-	procs    int
-	cpuMode  string
+	listen            string
+	allowNonLoopback  bool
+	workload          string
+	bufSize           int
+	dataFile          string
+	procs             int
+	cpuMode           string
+	telemetry         string
+	telemetryInterval time.Duration
 }
+
+// Bounds of --telemetry-interval: finer than 1 ms would make the sampler a
+// load of its own; coarser than a minute says nothing about a trial.
+const (
+	minTelemetryInterval     = time.Millisecond
+	maxTelemetryInterval     = time.Minute
+	defaultTelemetryInterval = 100 * time.Millisecond
+)
 
 // errUsage marks a problem with the command line (exit 2).
 type errUsage struct{ msg string }
@@ -56,12 +69,15 @@ func newFlagSet(o *options) *flag.FlagSet {
 	// Errors are printed by run as one line; the flag package's own output
 	// (error plus the whole usage) is discarded.
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "loopback `HOST:PORT` to listen on")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "`HOST:PORT` to listen on; loopback only unless --allow-non-loopback")
+	fs.BoolVar(&o.allowNonLoopback, "allow-non-loopback", false, "accept a --listen address that is not loopback (runs across machines; the server is then reachable from the network)")
 	fs.StringVar(&o.workload, "workload", server.WorkloadWork, "`echo|work`: raw TCP echo or framed requests")
 	fs.IntVar(&o.bufSize, "buf-size", protocol.DefaultBufSize, "per-connection read/write buffer `bytes`, 1..=16777216")
 	fs.StringVar(&o.dataFile, "data-file", "", "`PATH` of the file io_kind file reads (none: status 4)")
-	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS `N` (0: the runtime's default)")
-	fs.StringVar(&o.cpuMode, "cpu-mode", server.CPUInline, "`inline|pool`: hash on the connection's goroutine or on GOMAXPROCS pool goroutines")
+	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS `N` (0: the runtime's default); --cpu-mode oversubscribed doubles it")
+	fs.StringVar(&o.cpuMode, "cpu-mode", server.CPUInline, "`inline|pool|oversubscribed`: hash on the connection's goroutine; on a pool of GOMAXPROCS goroutines sharing the connections' Ps (caps concurrent hashes, isolates nothing); or on a pool of --procs goroutines with GOMAXPROCS doubled, so the kernel time-slices hashing against the connections (tokio's rayon/blocking-pool analogue)")
+	fs.StringVar(&o.telemetry, "telemetry", "", "write runtime/metrics samples to `PATH`, one JSON line each (file created or truncated; no file and no sampling when absent)")
+	fs.DurationVar(&o.telemetryInterval, "telemetry-interval", defaultTelemetryInterval, "time between --telemetry samples, 1ms..=1m")
 	return fs
 }
 
@@ -87,12 +103,21 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--buf-size %d: want 1..=%d", o.bufSize, protocol.MaxBufSize)
 	}
 	switch o.cpuMode {
-	case server.CPUInline, server.CPUPool:
+	case server.CPUInline, server.CPUPool, server.CPUOversubscribed:
 	default:
-		return o, usagef("--cpu-mode %q: want inline or pool", o.cpuMode)
+		return o, usagef("--cpu-mode %q: want inline, pool or oversubscribed", o.cpuMode)
 	}
 	if o.procs < 0 {
 		return o, usagef("--procs %d: want >= 0 (0: the runtime's default)", o.procs)
+	}
+	if o.telemetryInterval < minTelemetryInterval || o.telemetryInterval > maxTelemetryInterval {
+		return o, usagef("--telemetry-interval %v: want %v..=%v", o.telemetryInterval, minTelemetryInterval, maxTelemetryInterval)
+	}
+	if o.allowNonLoopback {
+		if _, _, err := net.SplitHostPort(o.listen); err != nil {
+			return o, usagef("--listen %q: %v", o.listen, err)
+		}
+		return o, nil
 	}
 	if err := checkLoopback(o.listen); err != nil {
 		return o, err
@@ -100,8 +125,9 @@ func parseArgs(args []string) (options, error) {
 	return o, nil
 }
 
-// checkLoopback refuses any --listen that is not a loopback address: the
-// servers must never be reachable from another machine.
+// checkLoopback refuses any --listen that is not a loopback address: unless
+// told otherwise with --allow-non-loopback, the servers must never be
+// reachable from another machine.
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -111,7 +137,7 @@ func checkLoopback(addr string) error {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return usagef("--listen %q: not a loopback address (use 127.0.0.1 or [::1])", addr)
+		return usagef("--listen %q: not a loopback address (use 127.0.0.1 or [::1], or pass --allow-non-loopback)", addr)
 	}
 	return nil
 }
@@ -119,24 +145,32 @@ func checkLoopback(addr string) error {
 // configLine is the one JSON line of effective configuration on stderr; the
 // keys the Rust server shares come first.
 type configLine struct {
-	Server        string  `json:"server"`
-	ServerVersion string  `json:"server_version"`
-	Workload      string  `json:"workload"`
-	Listen        string  `json:"listen"`
-	BufSize       int     `json:"buf_size"`
-	Workers       int     `json:"workers"`
-	CPUMode       string  `json:"cpu_mode"`
-	DataFile      *string `json:"data_file"`
-	DataFileBytes int64   `json:"data_file_bytes"`
-	Pid           int     `json:"pid"`
-	GoVersion     string  `json:"go_version"`
-	GOMAXPROCS    int     `json:"gomaxprocs"`
-	MaxThreads    int     `json:"max_threads"`
+	Server        string `json:"server"`
+	ServerVersion string `json:"server_version"`
+	Workload      string `json:"workload"`
+	Listen        string `json:"listen"`
+	// AllowNonLoopback is --allow-non-loopback.
+	AllowNonLoopback bool    `json:"allow_non_loopback"`
+	BufSize          int     `json:"buf_size"`
+	Workers          int     `json:"workers"`
+	CPUMode          string  `json:"cpu_mode"`
+	DataFile         *string `json:"data_file"`
+	DataFileBytes    int64   `json:"data_file_bytes"`
+	Pid              int     `json:"pid"`
+	GoVersion        string  `json:"go_version"`
+	GOMAXPROCS       int     `json:"gomaxprocs"`
+	MaxThreads       int     `json:"max_threads"`
+	// Telemetry is --telemetry's path, null without it; the interval is
+	// stated either way.
+	Telemetry           *string `json:"telemetry"`
+	TelemetryIntervalMs float64 `json:"telemetry_interval_ms"`
 }
 
-// run is the whole program: parse flags, open the data file, bind, print the
-// config line and LISTENING, serve until ctx is done. It returns the exit
-// code: 0 after a signal, 2 for a usage problem, 1 for anything else.
+// run is the whole program: parse flags, open the data file and the
+// telemetry file, bind, print the config line, take the first telemetry
+// sample, print LISTENING, serve until ctx is done, take the last sample. It
+// returns the exit code: 0 after a signal, 2 for a usage problem, 1 for
+// anything else.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "%s: %s\n", program, fmt.Sprintf(format, a...))
@@ -144,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage: %s [flags]\n\nServes the echo or work workload of protocol.md on a loopback port.\n\nFlags (-flag and --flag are the same):\n", program)
+		fmt.Fprintf(stdout, "usage: %s [flags]\n\nServes the echo or work workload of protocol.md on a loopback port (another address only with --allow-non-loopback).\n\nFlags (-flag and --flag are the same):\n", program)
 		fs := newFlagSet(new(options))
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
@@ -155,6 +189,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if o.cpuMode == server.CPUOversubscribed {
+		// A pool of `workers` hashing goroutines and as many Ps again for
+		// them (server.CPUOversubscribed says why).
+		runtime.GOMAXPROCS(2 * workers)
 	}
 
 	var df *server.DataFile
@@ -167,13 +207,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// RLIMIT_NOFILE: the Go runtime raises the soft limit to the hard limit
 	// itself at start-up (since Go 1.19), so there is nothing to do here.
 
+	var tf *os.File
+	if o.telemetry != "" {
+		if tf, err = os.Create(o.telemetry); err != nil {
+			return fail(2, "--telemetry: %v", err)
+		}
+		defer tf.Close()
+	}
+
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fail(1, "%v", err)
 	}
 	defer ln.Close()
 	// "localhost" could in principle resolve to something else.
-	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+	if ta, ok := ln.Addr().(*net.TCPAddr); !o.allowNonLoopback && (!ok || !ta.IP.IsLoopback()) {
 		return fail(2, "--listen %q: bound %s, not a loopback address", o.listen, ln.Addr())
 	}
 
@@ -181,22 +229,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Workload: o.workload,
 		BufSize:  o.bufSize,
 		CPUMode:  o.cpuMode,
-		Workers:  runtime.GOMAXPROCS(0),
+		Workers:  workers,
 		DataFile: df,
 		ErrorLog: log.New(stderr, program+": ", log.LstdFlags),
 	}
 	line := configLine{
-		Server:        "go",
-		ServerVersion: serverVersion,
-		Workload:      cfg.Workload,
-		Listen:        ln.Addr().String(),
-		BufSize:       cfg.BufSize,
-		Workers:       cfg.Workers,
-		CPUMode:       cfg.CPUMode,
-		Pid:           os.Getpid(),
-		GoVersion:     runtime.Version(),
-		GOMAXPROCS:    runtime.GOMAXPROCS(0),
-		MaxThreads:    maxThreads(),
+		Server:              "go",
+		ServerVersion:       serverVersion,
+		Workload:            cfg.Workload,
+		Listen:              ln.Addr().String(),
+		AllowNonLoopback:    o.allowNonLoopback,
+		BufSize:             cfg.BufSize,
+		Workers:             cfg.Workers,
+		CPUMode:             cfg.CPUMode,
+		Pid:                 os.Getpid(),
+		GoVersion:           runtime.Version(),
+		GOMAXPROCS:          runtime.GOMAXPROCS(0),
+		MaxThreads:          maxThreads(),
+		TelemetryIntervalMs: float64(o.telemetryInterval) / float64(time.Millisecond),
+	}
+	if tf != nil {
+		line.Telemetry = &o.telemetry
 	}
 	if df != nil {
 		path := df.Path()
@@ -207,13 +260,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(1, "config line: %v", err)
 	}
 	fmt.Fprintf(stderr, "%s\n", js)
+	stopTelemetry := func() {}
+	if tf != nil {
+		if stopTelemetry, err = startTelemetry(tf, o.telemetryInterval, cfg.ErrorLog); err != nil {
+			return fail(1, "--telemetry: %v", err)
+		}
+	}
 	// os.Stdout is unbuffered: the line is out when Fprintf returns.
 	fmt.Fprintf(stdout, "LISTENING %s\n", ln.Addr())
 
-	if err := server.Serve(ctx, ln, cfg); err != nil {
+	err = server.Serve(ctx, ln, cfg)
+	stopTelemetry()
+	if err != nil {
 		return fail(1, "%v", err)
 	}
 	return 0
+}
+
+// startTelemetry writes the baseline sample, then samples every interval on
+// a goroutine of its own until stop is called; stop takes the final sample
+// and returns when it is written. A write error ends sampling (logged once);
+// the server keeps serving.
+func startTelemetry(f *os.File, interval time.Duration, errLog *log.Logger) (stop func(), err error) {
+	s := telemetry.NewSampler(f)
+	if err := s.Sample(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Run(ctx, interval); err != nil {
+			errLog.Printf("telemetry: %v; sampling stopped", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // maxThreads reads the runtime's OS-thread limit (10000 unless changed)

@@ -55,6 +55,16 @@ func TestBadFlagsGiveOneLineAndExit2(t *testing.T) {
 		{[]string{"--listen", "10.1.2.3:80"}, "loopback"},
 		{[]string{"--listen", "example.com:80"}, "loopback"},
 		{[]string{"--listen", "127.0.0.1"}, "listen"},
+		{[]string{"--allow-non-loopback", "--listen", "0.0.0.0"}, "listen"},
+		{[]string{"--allow-non-loopback=maybe"}, "allow-non-loopback"},
+		{[]string{"--telemetry-interval", "0s"}, "telemetry-interval"},
+		{[]string{"--telemetry-interval", "-1s"}, "telemetry-interval"},
+		{[]string{"--telemetry-interval", "999us"}, "telemetry-interval"},
+		{[]string{"--telemetry-interval", "61s"}, "telemetry-interval"},
+		{[]string{"--telemetry-interval", "10"}, "telemetry-interval"},
+		{[]string{"--telemetry-interval", "fast"}, "telemetry-interval"},
+		{[]string{"--telemetry", dir}, "telemetry"},
+		{[]string{"--telemetry", filepath.Join(dir, "no", "such", "dir")}, "telemetry"},
 		{[]string{"--data-file", filepath.Join(dir, "missing")}, "data-file"},
 		{[]string{"--data-file", dir}, "data-file"},
 		{[]string{"stray"}, "stray"},
@@ -84,7 +94,8 @@ func TestHelpPrintsUsageAndExits0(t *testing.T) {
 		if code := run(context.Background(), []string{arg}, &stdout, &stderr); code != 0 {
 			t.Errorf("%s: exit %d, want 0", arg, code)
 		}
-		for _, f := range []string{"usage", "-listen", "-workload", "-buf-size", "-data-file", "-procs", "-cpu-mode"} {
+		for _, f := range []string{"usage", "-listen", "-allow-non-loopback", "-workload", "-buf-size", "-data-file",
+			"-procs", "-cpu-mode", "-telemetry", "-telemetry-interval"} {
 			if !strings.Contains(stdout.String(), f) {
 				t.Errorf("%s: usage lacks %q:\n%s", arg, f, stdout.String())
 			}
@@ -97,14 +108,17 @@ func TestHelpPrintsUsageAndExits0(t *testing.T) {
 
 func TestParseArgsAcceptsBothDashStyles(t *testing.T) {
 	for _, args := range [][]string{
-		{"--listen", "127.0.0.1:0", "--workload", "echo", "--buf-size", "64", "--cpu-mode", "pool", "--procs", "1"},
-		{"-listen=127.0.0.1:0", "-workload=echo", "-buf-size=64", "-cpu-mode=pool", "-procs=1"},
+		{"--listen", "127.0.0.1:0", "--workload", "echo", "--buf-size", "64", "--cpu-mode", "pool", "--procs", "1",
+			"--telemetry", "t.jsonl", "--telemetry-interval", "250ms"},
+		{"-listen=127.0.0.1:0", "-workload=echo", "-buf-size=64", "-cpu-mode=pool", "-procs=1",
+			"-telemetry=t.jsonl", "-telemetry-interval=250ms"},
 	} {
 		o, err := parseArgs(args)
 		if err != nil {
 			t.Fatalf("%q: %v", args, err)
 		}
-		want := options{listen: "127.0.0.1:0", workload: "echo", bufSize: 64, cpuMode: "pool", procs: 1}
+		want := options{listen: "127.0.0.1:0", workload: "echo", bufSize: 64, cpuMode: "pool", procs: 1,
+			telemetry: "t.jsonl", telemetryInterval: 250 * time.Millisecond}
 		if o != want {
 			t.Errorf("%q: got %+v, want %+v", args, o, want)
 		}
@@ -113,12 +127,32 @@ func TestParseArgsAcceptsBothDashStyles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (options{listen: "127.0.0.1:0", workload: "work", bufSize: 16384, cpuMode: "inline"}); o != want {
+	if want := (options{listen: "127.0.0.1:0", workload: "work", bufSize: 16384, cpuMode: "inline",
+		telemetryInterval: 100 * time.Millisecond}); o != want {
 		t.Errorf("defaults: got %+v, want %+v", o, want)
+	}
+	for _, d := range []string{"1ms", "1m"} {
+		if _, err := parseArgs([]string{"--telemetry-interval", d}); err != nil {
+			t.Errorf("--telemetry-interval %s refused: %v", d, err)
+		}
 	}
 	for _, ok := range []string{"[::1]:0", "localhost:0", "127.0.0.2:9"} {
 		if err := checkLoopback(ok); err != nil {
 			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+}
+
+// The loopback contract holds unless the opt-in flag is given; with it, any
+// address parses (these are only parsed here, never bound).
+func TestNonLoopbackListenNeedsTheOptIn(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "10.1.2.3:80", "198.18.0.1:7000", "example.com:80"} {
+		if _, err := parseArgs([]string{"--listen", addr}); err == nil || !strings.Contains(err.Error(), "allow-non-loopback") {
+			t.Errorf("%s without the opt-in: %v, want a refusal naming --allow-non-loopback", addr, err)
+		}
+		o, err := parseArgs([]string{"--allow-non-loopback", "--listen", addr})
+		if err != nil || !o.allowNonLoopback || o.listen != addr {
+			t.Errorf("%s with the opt-in: %+v, %v", addr, o, err)
 		}
 	}
 }
@@ -174,8 +208,9 @@ func TestRunPrintsConfigThenListeningAndServes(t *testing.T) {
 	if err := json.Unmarshal([]byte(errLines[0]), &cfg); err != nil {
 		t.Fatalf("config line is not JSON: %v: %q", err, errLines[0])
 	}
-	keys := []string{"server", "server_version", "workload", "listen", "buf_size", "workers", "cpu_mode",
-		"data_file", "data_file_bytes", "pid", "go_version", "gomaxprocs", "max_threads"}
+	keys := []string{"server", "server_version", "workload", "listen", "allow_non_loopback", "buf_size", "workers",
+		"cpu_mode", "data_file", "data_file_bytes", "pid", "go_version", "gomaxprocs", "max_threads",
+		"telemetry", "telemetry_interval_ms"}
 	if len(cfg) != len(keys) {
 		t.Errorf("config line has %d keys, want %d: %v", len(cfg), len(keys), cfg)
 	}
@@ -187,7 +222,7 @@ func TestRunPrintsConfigThenListeningAndServes(t *testing.T) {
 	checks := map[string]any{
 		"server": "go", "server_version": "0.1.0", "workload": "work", "listen": addr, "buf_size": 100.0,
 		"cpu_mode": "pool", "data_file": data, "data_file_bytes": 1000.0, "pid": float64(os.Getpid()),
-		"max_threads": 10000.0,
+		"max_threads": 10000.0, "allow_non_loopback": false, "telemetry": nil, "telemetry_interval_ms": 100.0,
 	}
 	for k, want := range checks {
 		if cfg[k] != want {
@@ -317,5 +352,35 @@ func TestBinaryBadFlagExits2WithOneLine(t *testing.T) {
 	}
 	if len(rest) != 0 {
 		t.Fatalf("stdout %q, want nothing", rest)
+	}
+}
+
+// --cpu-mode oversubscribed keeps --procs as the pool's size (workers) and
+// doubles GOMAXPROCS. Run as a child: GOMAXPROCS is process-wide.
+func TestBinaryOversubscribedDoublesGOMAXPROCS(t *testing.T) {
+	for _, c := range []struct {
+		args                []string
+		workers, gomaxprocs float64
+	}{
+		{[]string{"--cpu-mode", "oversubscribed", "--procs", "1"}, 1, 2},
+		{[]string{"--cpu-mode", "oversubscribed", "--procs", "3"}, 3, 6},
+		{[]string{"--cpu-mode", "pool", "--procs", "3"}, 3, 3},
+	} {
+		cmd, out, stderr := startBinary(t, c.args...)
+		if _, err := out.ReadString('\n'); err != nil {
+			t.Fatalf("%q: reading LISTENING: %v (stderr %q)", c.args, err, stderr.String())
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := waitExit(t, cmd); code != 0 {
+			t.Fatalf("%q: exit %d", c.args, code)
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal([]byte(strings.SplitN(stderr.String(), "\n", 2)[0]), &cfg); err != nil {
+			t.Fatalf("%q: config line: %v", c.args, err)
+		}
+		if cfg["workers"] != c.workers || cfg["gomaxprocs"] != c.gomaxprocs || cfg["cpu_mode"] != c.args[1] {
+			t.Errorf("%q: workers %v, gomaxprocs %v, cpu_mode %v; want %v, %v, %s",
+				c.args, cfg["workers"], cfg["gomaxprocs"], cfg["cpu_mode"], c.workers, c.gomaxprocs, c.args[1])
+		}
 	}
 }

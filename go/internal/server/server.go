@@ -28,9 +28,29 @@ const (
 	// CPUInline hashes on the connection's goroutine: the natural Go way,
 	// the scheduler preempts long computations.
 	CPUInline = "inline"
-	// CPUPool hands each hash to a fixed pool of worker goroutines over one
-	// channel: Go's analogue of a dedicated CPU pool (Rust's rayon mode).
+	// CPUPool hands each hash to a fixed pool of Workers goroutines over one
+	// channel. It is not a dedicated CPU pool: the pool's goroutines run on
+	// the same GOMAXPROCS Ps as the connections, so it bounds how many
+	// hashes run at once and adds two channel hops per job, but isolates
+	// nothing from the connections.
 	CPUPool = "pool"
+	// CPUOversubscribed is CPUPool with as many Ps again as the pool has
+	// goroutines: cmd/go-server sets GOMAXPROCS to twice the pool's size
+	// (Workers). At most Workers hashes hold Ps, the connections always
+	// have Workers Ps left, and with more runnable threads than CPUs the
+	// kernel time-slices hashing against the connections: what tokio's
+	// rayon pool (--workers threads beside the workers) does, and its
+	// blocking pool without the bound.
+	//
+	// Why not runtime.LockOSThread: Go code runs only on a P, so a
+	// goroutine locked to its own OS thread still waits for one and takes
+	// it from the connections; it adds a thread, not parallelism. Measured
+	// in hol-cpu-10ms on 1 server CPU (3 interleaved runs, busy machine):
+	// a locked pool at GOMAXPROCS 1 had the light p99 of inline (ratio
+	// 0.6-1.3); every layout with GOMAXPROCS 2 cut it to about 0.5-0.7x.
+	// Inline hashing at GOMAXPROCS 2N is close, but lets 2N concurrent
+	// hashes take every P (light p50 1.5 ms there vs 0.6 ms with the pool).
+	CPUOversubscribed = "oversubscribed"
 )
 
 // acceptRetryPause is how long the accept loop waits after an error (e.g.
@@ -44,9 +64,10 @@ type Config struct {
 	// BufSize is the capacity of the per-connection read buffer (echo) or of
 	// the buffered reader and writer (work), 1..=protocol.MaxBufSize.
 	BufSize int
-	// CPUMode is CPUInline or CPUPool (work only).
+	// CPUMode is CPUInline, CPUPool or CPUOversubscribed (work only).
 	CPUMode string
-	// Workers is the pool size for CPUPool; 0 means GOMAXPROCS.
+	// Workers is the pool size for CPUPool and CPUOversubscribed; 0 means
+	// GOMAXPROCS.
 	Workers int
 	// DataFile serves io_kind file; nil answers every file request with status 4.
 	DataFile *DataFile
@@ -65,9 +86,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("buf size %d: want 1..=%d", c.BufSize, protocol.MaxBufSize)
 	}
 	switch c.CPUMode {
-	case CPUInline, CPUPool:
+	case CPUInline, CPUPool, CPUOversubscribed:
 	default:
-		return fmt.Errorf("cpu mode %q: want inline or pool", c.CPUMode)
+		return fmt.Errorf("cpu mode %q: want inline, pool or oversubscribed", c.CPUMode)
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("workers %d: want >= 0", c.Workers)
@@ -124,7 +145,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	}
 	s := &server{cfg: cfg, done: make(chan struct{})}
 	defer close(s.done)
-	if cfg.Workload == WorkloadWork && cfg.CPUMode == CPUPool {
+	if cfg.Workload == WorkloadWork && (cfg.CPUMode == CPUPool || cfg.CPUMode == CPUOversubscribed) {
 		s.startPool()
 	}
 
@@ -169,7 +190,7 @@ type server struct {
 	cfg Config
 	// done is closed when Serve returns; it stops the pool's workers.
 	done chan struct{}
-	// jobs feeds the CPU pool (CPUPool only).
+	// jobs feeds the CPU pool (CPUPool and CPUOversubscribed only).
 	jobs chan hashJob
 }
 
@@ -211,6 +232,15 @@ func (s *server) serveEcho(c net.Conn) {
 // workConn is one work connection's state, reused across its requests. Write
 // errors are sticky in bufio.Writer and surface at the next Flush, so single
 // Writes go unchecked.
+//
+// The request path allocates nothing after a connection's first requests
+// (alloc_test.go): the header and digest arrays live here, in the one heap
+// object per connection, because a slice of a local array handed to
+// bufio.Writer.Write escapes (Write may pass it on to the socket's Write
+// through an interface) and would cost a heap allocation per request.
+// bufio.Writer.AvailableBuffer with binary.BigEndian.AppendUint32 avoids that
+// too, but allocates whenever fewer than 12 bytes are free in the buffer;
+// these arrays never do.
 type workConn struct {
 	s  *server
 	br *bufio.Reader
@@ -219,7 +249,12 @@ type workConn struct {
 	// limit, never from an unchecked header field.
 	payload []byte
 	file    []byte
-	// reply receives digests from the pool (CPUPool only), buffered so a
+	// in, out and digest are the request header, response header and
+	// digest of the request being served.
+	in     [protocol.RequestHeaderLen]byte
+	out    [protocol.ResponseHeaderLen]byte
+	digest [32]byte
+	// reply receives digests from the pool (pool modes only), buffered so a
 	// worker never waits on a connection.
 	reply chan [32]byte
 }
@@ -233,15 +268,14 @@ func (s *server) serveWork(c net.Conn) {
 		br: bufio.NewReaderSize(flushBeforeRead{c, bw}, s.cfg.BufSize),
 		bw: bw,
 	}
-	var hb [protocol.RequestHeaderLen]byte
 	for {
-		if _, err := io.ReadFull(wc.br, hb[:]); err != nil {
+		if _, err := io.ReadFull(wc.br, wc.in[:]); err != nil {
 			// io.EOF: the client closed at a frame boundary, and every
 			// answer was flushed before the read. Anything else is EOF
 			// or an error mid-frame: close without a response.
 			return
 		}
-		h := protocol.DecodeRequest(&hb)
+		h := protocol.DecodeRequest(&wc.in)
 		d := h.Disposition()
 		switch d.Action {
 		case protocol.Close:
@@ -273,12 +307,12 @@ func (s *server) serveWork(c net.Conn) {
 			wc.bw.Write(fileBytes)
 			continue
 		}
-		digest, ok := wc.hash(fileBytes, h.CPURounds)
-		if !ok {
+		var ok bool
+		if wc.digest, ok = wc.hash(fileBytes, h.CPURounds); !ok {
 			return
 		}
-		wc.writeHeader(protocol.StatusOK, uint32(len(digest)), h.ID)
-		wc.bw.Write(digest[:])
+		wc.writeHeader(protocol.StatusOK, uint32(len(wc.digest)), h.ID)
+		wc.bw.Write(wc.digest[:])
 	}
 }
 
@@ -304,8 +338,8 @@ func (f flushBeforeRead) Read(p []byte) (int, error) {
 }
 
 func (wc *workConn) writeHeader(status protocol.Status, bodyLen, id uint32) {
-	b := protocol.NewResponse(status, bodyLen, id).Encode()
-	wc.bw.Write(b[:])
+	wc.out = protocol.NewResponse(status, bodyLen, id).Encode()
+	wc.bw.Write(wc.out[:])
 }
 
 // ioStep runs the request's I/O step and returns the file bytes (io_kind file
@@ -314,6 +348,8 @@ func (wc *workConn) ioStep(kind protocol.IoKind, h protocol.RequestHeader) ([]by
 	switch kind {
 	case protocol.IoSleep:
 		// The runtime timer: the goroutine parks, its thread runs others.
+		// The timer is made at the goroutine's first sleep and reused, so
+		// a sleep allocates nothing per request (alloc_test.go).
 		time.Sleep(time.Duration(h.IoArg) * time.Microsecond)
 	case protocol.IoBlock:
 		blockFor(time.Duration(h.IoArg) * time.Microsecond)

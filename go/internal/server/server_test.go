@@ -22,7 +22,7 @@ import (
 // hanging it; it is not a latency assertion.
 const ioTimeout = 10 * time.Second
 
-var cpuModes = []string{CPUInline, CPUPool}
+var cpuModes = []string{CPUInline, CPUPool, CPUOversubscribed}
 
 // startServer serves cfg on 127.0.0.1:0 until the test ends and returns the
 // address.

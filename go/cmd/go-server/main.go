@@ -44,6 +44,7 @@ type options struct {
 	bufSize           int
 	dataFile          string
 	procs             int
+	maxThreads        int
 	cpuMode           string
 	telemetry         string
 	telemetryInterval time.Duration
@@ -75,6 +76,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.bufSize, "buf-size", protocol.DefaultBufSize, "per-connection read/write buffer `bytes`, 1..=16777216")
 	fs.StringVar(&o.dataFile, "data-file", "", "`PATH` of the file io_kind file reads (none: status 4)")
 	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS `N` (0: the runtime's default); --cpu-mode oversubscribed doubles it")
+	fs.IntVar(&o.maxThreads, "max-threads", 0, "the runtime's OS-thread limit `N` (debug.SetMaxThreads; 0: Go's default of 10000). Past it the runtime dies with \"thread exhaustion\": a runtime behaviour the F2 scenario measures, lowered there to fit a small machine")
 	fs.StringVar(&o.cpuMode, "cpu-mode", server.CPUInline, "`inline|pool|oversubscribed`: hash on the connection's goroutine; on a pool of GOMAXPROCS goroutines sharing the connections' Ps (caps concurrent hashes, isolates nothing); or on a pool of --procs goroutines with GOMAXPROCS doubled, so the kernel time-slices hashing against the connections (tokio's rayon/blocking-pool analogue)")
 	fs.StringVar(&o.telemetry, "telemetry", "", "write runtime/metrics samples to `PATH`, one JSON line each (file created or truncated; no file and no sampling when absent)")
 	fs.DurationVar(&o.telemetryInterval, "telemetry-interval", defaultTelemetryInterval, "time between --telemetry samples, 1ms..=1m")
@@ -109,6 +111,9 @@ func parseArgs(args []string) (options, error) {
 	}
 	if o.procs < 0 {
 		return o, usagef("--procs %d: want >= 0 (0: the runtime's default)", o.procs)
+	}
+	if o.maxThreads != 0 && (o.maxThreads < 10 || o.maxThreads > 1000000) {
+		return o, usagef("--max-threads %d: want 10..=1000000 (0: Go's default)", o.maxThreads)
 	}
 	if o.telemetryInterval < minTelemetryInterval || o.telemetryInterval > maxTelemetryInterval {
 		return o, usagef("--telemetry-interval %v: want %v..=%v", o.telemetryInterval, minTelemetryInterval, maxTelemetryInterval)
@@ -187,6 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(2, "%v", err)
 	}
+	setMaxThreads(o)
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
@@ -295,6 +301,13 @@ func startTelemetry(f *os.File, interval time.Duration, errLog *log.Logger) (sto
 		}
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// setMaxThreads applies --max-threads (0 keeps Go's default).
+func setMaxThreads(o options) {
+	if o.maxThreads > 0 {
+		debug.SetMaxThreads(o.maxThreads)
+	}
 }
 
 // maxThreads reads the runtime's OS-thread limit (10000 unless changed)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +50,8 @@ func TestBadFlagsGiveOneLineAndExit2(t *testing.T) {
 		{[]string{"--workload", "http"}, "workload"},
 		{[]string{"--cpu-mode", "rayon"}, "cpu-mode"},
 		{[]string{"--procs", "-1"}, "procs"},
+		{[]string{"--max-threads", "5"}, "--max-threads"},
+		{[]string{"--max-threads", "-1"}, "--max-threads"},
 		{[]string{"--listen", "0.0.0.0:0"}, "loopback"},
 		{[]string{"--listen", ":0"}, "loopback"},
 		{[]string{"--listen", "[::]:0"}, "loopback"},
@@ -382,5 +385,19 @@ func TestBinaryOversubscribedDoublesGOMAXPROCS(t *testing.T) {
 			t.Errorf("%q: workers %v, gomaxprocs %v, cpu_mode %v; want %v, %v, %s",
 				c.args, cfg["workers"], cfg["gomaxprocs"], cfg["cpu_mode"], c.workers, c.gomaxprocs, c.args[1])
 		}
+	}
+}
+
+// --max-threads reaches the runtime, and the config line reads it back.
+func TestMaxThreadsFlagSetsTheRuntimeLimit(t *testing.T) {
+	o, err := parseArgs([]string{"--max-threads", "500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := maxThreads()
+	defer debug.SetMaxThreads(prev)
+	setMaxThreads(o)
+	if got := maxThreads(); got != 500 {
+		t.Errorf("maxThreads() = %d after --max-threads 500", got)
 	}
 }

@@ -126,7 +126,7 @@ const RUST_SHADES: &[(u8, u8, u8)] = &[
     (0xD9, 0x5F, 0x0E),
     (0x6B, 0x3E, 0x26),
 ];
-const GO_ORDER: &[&str] = &["go", "go-pool"];
+const GO_ORDER: &[&str] = &["go", "go-oversubscribed", "go-pool"];
 const RUST_ORDER: &[&str] = &[
     "rust",
     "rust-current-thread",

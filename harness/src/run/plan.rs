@@ -325,7 +325,50 @@ pub fn server_args(
         a.extend(["--data-file".into(), f.to_string()]);
     }
     a.extend(variant.args.iter().cloned());
+    if let Some(extra) = scenario.server_args.get(&variant.language) {
+        a.extend(extra.iter().cloned());
+    }
     a
+}
+
+/// OS threads this machine can still start: the smallest of the kernel's
+/// thread and pid limits and the user's process limit, less what runs now.
+pub fn thread_room() -> Option<u64> {
+    let read = |p: &str| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok();
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let nproc = (unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut lim) } == 0)
+        .then_some(lim.rlim_cur as u64);
+    let max = [
+        read("/proc/sys/kernel/threads-max"),
+        read("/proc/sys/kernel/pid_max"),
+        nproc,
+    ]
+    .into_iter()
+    .flatten()
+    .min()?;
+    let used = std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .nth(1)?
+        .parse::<u64>()
+        .ok()?;
+    Some(max.saturating_sub(used))
+}
+
+/// Why a scenario that needs `needed` threads cannot run here, if it cannot.
+pub fn refuse_threads(needed: usize, room: Option<u64>) -> Option<String> {
+    match room {
+        Some(r) if (needed as u64) > r => Some(format!(
+            "refused: the scenario needs up to {needed} OS threads and this machine allows {r} more (threads-max, pid_max, ulimit -u)"
+        )),
+        _ => None,
+    }
 }
 
 /// Everything `loadgen_args` needs that is decided at run time.
@@ -619,6 +662,15 @@ mod tests {
                 .unwrap_err()
                 .contains("limit")
         );
+    }
+
+    #[test]
+    fn a_machine_too_small_refuses_in_one_line() {
+        assert!(refuse_threads(11_000, Some(20_000)).is_none());
+        let r = refuse_threads(11_000, Some(4_000)).unwrap();
+        assert!(r.contains("11000") && r.contains("4000"), "{r}");
+        assert!(refuse_threads(11_000, None).is_none());
+        assert!(thread_room().is_some_and(|r| r > 0));
     }
 
     #[test]

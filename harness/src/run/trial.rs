@@ -320,6 +320,14 @@ fn drive(
         client_runs.push((c, rates, mix));
     }
 
+    if let Some(why) = scenario
+        .needs_threads
+        .and_then(|n| plan::refuse_threads(n, plan::thread_room()))
+    {
+        fail(rec, why);
+        return Ok(());
+    }
+
     // A fresh server for every trial.
     let mut cmd = Command::new(server_bin);
     cmd.args(server_args).env(RUN_MARKER_ENV, &ctx.run.root);

@@ -387,6 +387,44 @@ fn every_shipped_claim_reaches_its_verdict_words() {
     }
 }
 
+/// Every comparison a counted check makes gets at least six paired rounds
+/// (96.9 %) in both shipped profiles; a check that says fewer suffice (a
+/// compile fact, an outcome) gets at least that many.
+#[test]
+fn every_checked_comparison_gets_six_rounds() {
+    let (claims, profiles) = shipped();
+    for p in &profiles {
+        let ex = expand::expand(p, &claims).unwrap();
+        for plan in &ex.checks {
+            let check = &claims.claims[plan.claim].checks[plan.check];
+            let need = check.min_rounds.unwrap_or(6);
+            for c in &plan.comparisons {
+                for sc in c.sides.scenarios() {
+                    let rounds = p
+                        .scenarios
+                        .iter()
+                        .find(|s| s.id == sc)
+                        .map(|s| s.repeats(&p.defaults))
+                        .or_else(|| {
+                            p.micro
+                                .iter()
+                                .find(|m| m.id == sc)
+                                .map(|m| m.repeats.unwrap_or(p.defaults.repeats))
+                        })
+                        .unwrap();
+                    assert!(
+                        rounds >= need || check.informational,
+                        "{}: {} / {}: {sc} runs {rounds} rounds, needs {need}",
+                        p.name,
+                        claims.claims[plan.claim].id,
+                        check.name
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_shipped_profiles_expand_with_every_metric_known() {
     let (claims, profiles) = shipped();

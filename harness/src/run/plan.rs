@@ -341,7 +341,7 @@ pub fn thread_room() -> Option<u64> {
     };
     // SAFETY: getrlimit writes the struct it is given.
     let nproc = (unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut lim) } == 0)
-        .then_some(lim.rlim_cur as u64);
+        .then_some(lim.rlim_cur);
     let max = [
         read("/proc/sys/kernel/threads-max"),
         read("/proc/sys/kernel/pid_max"),

@@ -340,8 +340,8 @@ pub fn thread_room() -> Option<u64> {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the struct it is given.
-    let nproc = (unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut lim) } == 0)
-        .then_some(lim.rlim_cur);
+    let nproc =
+        (unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut lim) } == 0).then_some(lim.rlim_cur);
     let max = [
         read("/proc/sys/kernel/threads-max"),
         read("/proc/sys/kernel/pid_max"),

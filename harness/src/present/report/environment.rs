@@ -5,7 +5,7 @@
 
 use super::data::RunData;
 use super::doc::{Block, Inline, Line, text};
-use super::thread_limits;
+use super::facts::thread_limits;
 use crate::run::placement::Placement;
 use crate::run::provenance::Provenance;
 

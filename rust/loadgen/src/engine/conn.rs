@@ -1,21 +1,30 @@
 //! A connection's state and life: connect, install its reader, fail (count
-//! what it cost) and reconnect with backoff.
+//! and censor what it cost) and reconnect with backoff.
 
 use super::ConnPlan;
 use super::reader::reader;
-use super::send::send_request;
+use super::send::send_batch;
 use super::thread::Ctx;
 use crate::check::{Checker, Pending};
-use crate::record::ErrorKind;
+use crate::record::{Drained, ErrorKind};
+use crate::sys;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 use tokio::task::{JoinHandle, spawn_local};
 
 pub(super) const NOT_SENT: u64 = u64::MAX;
+
+/// A connected, non-blocking socket in the runtime's reactor. `AsyncFd`
+/// rather than tokio's `TcpStream`: the reader reads with `recvmsg` (for the
+/// kernel's timestamps) and clears readiness itself after a short read,
+/// where `try_read` would need one more read returning EAGAIN.
+pub(super) type Sock = AsyncFd<std::net::TcpStream>;
 
 pub(super) struct Conn {
     pub(super) plan: ConnPlan,
@@ -37,12 +46,12 @@ pub(super) struct InFlight {
     pub(super) sent: u64,
     /// Its first byte's position in the connection's output stream.
     pub(super) start_pos: u64,
-    /// Intended time inside the measured window.
+    /// Recorded: intended inside the measured window (idle mode: primed).
     pub(super) recorded: bool,
 }
 
 pub(super) struct ConnState {
-    pub(super) stream: Option<Rc<TcpStream>>,
+    pub(super) stream: Option<Rc<Sock>>,
     pub(super) reader: Option<JoinHandle<()>>,
     pub(super) flusher: Option<JoinHandle<()>>,
     pub(super) flushing: bool,
@@ -56,8 +65,10 @@ pub(super) struct ConnState {
     pub(super) popped: u64,
     pub(super) checker: Checker,
     pub(super) seq: u64,
-    /// The pacer is holding a due request for this connection.
+    /// The pacer is holding due requests for this connection.
     pub(super) parked: bool,
+    /// Idle mode: primed requests still to send (one at a time).
+    pub(super) prime_left: u32,
 }
 
 impl ConnState {
@@ -78,15 +89,28 @@ impl ConnState {
     }
 }
 
-pub(super) async fn connect(ctx: &Ctx) -> io::Result<TcpStream> {
+pub(super) async fn connect(ctx: &Ctx) -> io::Result<std::net::TcpStream> {
     let s = tokio::time::timeout(ctx.cfg.timeout, TcpStream::connect(ctx.cfg.addr))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
     s.set_nodelay(true)?;
+    // Non-blocking, out of tokio's reactor; `install` registers it again.
+    let s = s.into_std()?;
+    if ctx.cfg.receive_timestamps {
+        // Refused: no receive lag for this connection ("unavailable").
+        let _ = sys::enable_rx_timestamps(s.as_raw_fd());
+    }
     Ok(s)
 }
 
-pub(super) fn install(ctx: &Rc<Ctx>, conn: &Rc<Conn>, s: TcpStream) {
+/// Registers a new connection and starts its reader; false if the reactor
+/// refused it (the connection is then dropped and counts as failed).
+pub(super) fn install(ctx: &Rc<Ctx>, conn: &Rc<Conn>, s: std::net::TcpStream) -> bool {
+    // SAFETY: the TcpStream owns its descriptor, keeps it open until it is
+    // dropped with the AsyncFd, and always returns the same one.
+    let Ok(s) = (unsafe { AsyncFd::register(s) }) else {
+        return false;
+    };
     let s = Rc::new(s);
     let mut st = conn.st.borrow_mut();
     st.stream = Some(Rc::clone(&s));
@@ -96,9 +120,12 @@ pub(super) fn install(ctx: &Rc<Ctx>, conn: &Rc<Conn>, s: TcpStream) {
     st.popped = 0;
     st.checker.reset();
     st.reader = Some(spawn_local(reader(Rc::clone(ctx), Rc::clone(conn), s)));
+    true
 }
 
-/// Closes a broken connection, counts what it cost, and starts replacing it.
+/// Closes a broken connection, counts what it cost (each outstanding
+/// measured request is censored at this instant), and starts replacing it —
+/// except in idle mode, where a fresh connection would not be the primed one.
 pub(super) fn fail_conn(ctx: &Rc<Ctx>, conn: &Rc<Conn>, kind: ErrorKind) {
     let now = ctx.now();
     {
@@ -115,9 +142,22 @@ pub(super) fn fail_conn(ctx: &Rc<Ctx>, conn: &Rc<Conn>, kind: ErrorKind) {
         st.flushing = false;
         st.out.clear();
         st.out_pos = 0;
-        let outstanding = st.inflight.iter().filter(|f| f.recorded).count() as u64;
+        st.prime_left = 0;
+        let class = conn.plan.class;
+        ctx.outstanding.borrow_mut()[class] -= st.inflight.len() as u64;
+        let w = ctx.window();
         let mut rec = ctx.rec.borrow_mut();
-        let rec = &mut rec[conn.plan.class];
+        let rec = &mut rec[class];
+        let how = if kind == ErrorKind::Timeout {
+            Drained::TimedOut
+        } else {
+            Drained::Failed
+        };
+        let mut outstanding = 0u64;
+        for f in st.inflight.iter().filter(|f| f.recorded) {
+            rec.censor(f.intended, now, w, how);
+            outstanding += 1;
+        }
         match kind {
             ErrorKind::Timeout => rec.error(ErrorKind::Timeout, outstanding),
             ErrorKind::Reset | ErrorKind::Closed => {
@@ -132,7 +172,9 @@ pub(super) fn fail_conn(ctx: &Rc<Ctx>, conn: &Rc<Conn>, kind: ErrorKind) {
         st.inflight.clear();
         st.checker.reset();
     }
-    spawn_local(reconnect(Rc::clone(ctx), Rc::clone(conn)));
+    if !ctx.cfg.idle {
+        spawn_local(reconnect(Rc::clone(ctx), Rc::clone(conn)));
+    }
 }
 
 /// Replaces a connection: retries with backoff until it connects or the run
@@ -145,10 +187,9 @@ pub(super) async fn reconnect(ctx: Rc<Ctx>, conn: Rc<Conn>) {
         }
         match connect(&ctx).await {
             Ok(s) => {
-                if ctx.shutdown.get() {
+                if ctx.shutdown.get() || !install(&ctx, &conn, s) {
                     return;
                 }
-                install(&ctx, &conn, s);
                 let wake = {
                     let mut st = conn.st.borrow_mut();
                     std::mem::take(&mut st.parked)
@@ -158,16 +199,12 @@ pub(super) async fn reconnect(ctx: Rc<Ctx>, conn: Rc<Conn>) {
                     ctx.notify.notify_one();
                 }
                 let t = ctx.times.get();
-                if !ctx.cfg.open_loop && t.sending {
-                    for _ in 0..ctx.cfg.depth {
-                        let now = ctx.now();
-                        if now >= t.end {
-                            break;
-                        }
-                        if let Err(k) = send_request(&ctx, &conn, now, now) {
-                            fail_conn(&ctx, &conn, k);
-                            break;
-                        }
+                if ctx.cfg.closed_loop() && t.sending {
+                    let now = ctx.now();
+                    if now < t.end
+                        && let Err(k) = send_batch(&ctx, &conn, ctx.cfg.depth, now)
+                    {
+                        fail_conn(&ctx, &conn, k);
                     }
                 }
                 return;

@@ -7,20 +7,22 @@
 //! on the per-request path. Recorders are merged after each step.
 //!
 //! Open loop: one pacer task per thread owns the schedule (a heap of due
-//! times) and writes requests with `try_write` the moment they are due.
-//! tokio's timer has 1 ms granularity, so the pacer sleeps with it only while
-//! the next due time is more than `SLEEP_IF_AHEAD_NS` away, and otherwise spins
-//! with `yield_now()`, which lets the runtime poll I/O and run the reader tasks
-//! between checks. Bytes that do not fit in the socket stay queued for that
-//! connection and a flusher task writes them when it becomes writable.
-//! Per-connection reader tasks match responses FIFO against the in-flight
-//! queue. Closed loop: no pacer; each response's reader sends the next request.
+//! times) and writes each request the moment it is due. It sleeps on a
+//! `timerfd` (an hrtimer, not tokio's 1 ms wheel) until shortly before the
+//! next due time, lets the runtime poll I/O while the rest of the margin
+//! passes, and busy-waits only the last few microseconds. Bytes that do not
+//! fit in the socket stay queued for that connection and a flusher task
+//! writes them when it becomes writable. Per-connection reader tasks read
+//! with `recvmsg`, taking the kernel's receive timestamp with the bytes,
+//! and match responses FIFO against the in-flight queue. Closed loop: no
+//! pacer; each response's reader sends the next request(s), one write per
+//! batch. Idle mode: connections are primed, then held without traffic.
 //!
 //! Files by role: `run` (orchestration of threads and steps), `thread` (one
 //! generator thread and its shared state), `step` (one step on a thread),
 //! `pacer` (open-loop sending), `send` (writing), `reader` (responses),
 //! `conn` (connect, fail, reconnect), `drain` (end of a step, timeouts),
-//! `verifier` (SHA bodies off the hot path).
+//! `verifier` (SHA bodies, checked after the run).
 
 mod conn;
 mod drain;
@@ -78,8 +80,13 @@ pub struct StepData {
     /// Start of the measured window, ns after the run's epoch.
     pub window_start_ns: u64,
     pub duration_s: f64,
-    /// Problems beyond the counters (e.g. nothing could connect).
+    /// Server problems beyond the counters (e.g. nothing could connect).
     pub notes: Vec<String>,
+    /// Measurement problems beyond the counters (e.g. the warm-up began
+    /// late for `--start-at`, idle connections not primed).
+    pub measurement_notes: Vec<String>,
+    /// Idle mode: connections open when the hold ended.
+    pub conns_open_at_end: Option<u64>,
 }
 
 #[derive(Debug, Clone)]

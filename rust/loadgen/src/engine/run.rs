@@ -1,10 +1,11 @@
 //! The run's orchestration: start the generator threads, wait for their
 //! connections, command each step at one start instant, sample this
 //! process's and the server's CPU over each window, merge the threads'
-//! recorders, and finally fold in the verifier's SHA checks.
+//! recorders, and finally verify the kept SHA bodies.
 
+use super::step::StepDone;
 use super::thread::{ThreadSetup, thread_main};
-use super::verifier::{ShaJob, verifier_main};
+use super::verifier::{ShaJob, verify_all};
 use super::{RunData, StepData, assign};
 use crate::opts::Config;
 use crate::record::{ErrorKind, Recorder};
@@ -16,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Lead time between the step command and its start instant.
 const STEP_LEAD: Duration = Duration::from_millis(20);
-/// SHA bodies waiting for the verifier thread; when full, checks are skipped
-/// and counted (the run is then invalid).
-const VERIFY_QUEUE: usize = 16_384;
+/// `--start-at`: a warm-up that begins later than this after the asked
+/// instant is a measurement fault (the hosts did not start together).
+const START_AT_TOLERANCE_MS: f64 = 10.0;
 
 pub(super) enum Cmd {
     Step(StepCmd),
@@ -38,10 +39,7 @@ pub(super) enum Msg {
         failed: Vec<u64>,
         first_error: Option<String>,
     },
-    StepDone {
-        recorders: Vec<Recorder>,
-        cpu_share: f64,
-    },
+    StepDone(StepDone),
     Failed(String),
 }
 
@@ -61,15 +59,6 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
     let plans = assign(&cfg);
     let classes = cfg.classes.len();
 
-    let (vtx, vrx) = mpsc::sync_channel::<ShaJob>(VERIFY_QUEUE);
-    let verifier = {
-        let cfg = Arc::clone(&cfg);
-        std::thread::Builder::new()
-            .name("loadgen-verify".into())
-            .spawn(move || verifier_main(&cfg, vrx))
-            .context("cannot start the verifier thread")?
-    };
-
     let (mtx, mrx) = mpsc::channel::<(usize, Msg)>();
     let mut cmd_txs = Vec::new();
     let mut joins = Vec::new();
@@ -84,7 +73,6 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
             conns,
             cmds: ctx_rx,
             out: mtx.clone(),
-            verifier: vtx.clone(),
         };
         joins.push(
             std::thread::Builder::new()
@@ -94,7 +82,6 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
         );
     }
     drop(mtx);
-    drop(vtx);
     if let Some(cpus) = &cfg.cpus {
         // The main thread only sleeps and samples; keep it off the server's CPUs.
         let _ = rtc_common::affinity::pin_current_thread(cpus);
@@ -144,6 +131,7 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
     let warmup_ns = cfg.warmup.as_nanos() as u64;
     let duration_ns = cfg.duration.as_nanos() as u64;
     let mut steps = Vec::new();
+    let mut sha_jobs: Vec<ShaJob> = Vec::new();
 
     if connected == 0 {
         // Nothing to measure: report the refusals instead of waiting out the run.
@@ -171,11 +159,32 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
                         .clone()
                         .unwrap_or_else(|| "unknown error".into())
                 )],
+                measurement_notes: Vec::new(),
+                conns_open_at_end: cfg.idle.then_some(0),
             });
         }
     } else {
         for (index, rate) in step_rates.iter().enumerate() {
-            let t0_ns = (epoch.elapsed() + STEP_LEAD).as_nanos() as u64;
+            let soonest = (epoch.elapsed() + STEP_LEAD).as_nanos() as u64;
+            let mut measurement_notes = Vec::new();
+            let t0_ns = match cfg.start_at_unix_ms.filter(|_| index == 0) {
+                Some(at_ms) => {
+                    let epoch_ms = epoch_wall
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64() * 1e3)
+                        .unwrap_or(0.0);
+                    let asked = ((at_ms - epoch_ms) * 1e6).max(0.0) as u64;
+                    let late_ms = soonest.saturating_sub(asked) as f64 / 1e6;
+                    if late_ms > START_AT_TOLERANCE_MS {
+                        measurement_notes.push(format!(
+                            "the warm-up began {late_ms:.0} ms after --start-at (connecting took \
+                             longer): not in step with other generators"
+                        ));
+                    }
+                    asked.max(soonest)
+                }
+                None => soonest,
+            };
             for tx in &cmd_txs {
                 let _ = tx.send(Cmd::Step(StepCmd {
                     index,
@@ -196,19 +205,17 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
             );
             let mut merged: Vec<Recorder> = (0..classes).map(|_| Recorder::new()).collect();
             let mut shares = vec![0.0; cfg.threads];
+            let (mut open, mut not_primed) = (0u64, 0u64);
             for _ in 0..cfg.threads {
                 match mrx.recv() {
-                    Ok((
-                        t,
-                        Msg::StepDone {
-                            recorders,
-                            cpu_share,
-                        },
-                    )) => {
-                        for (m, r) in merged.iter_mut().zip(&recorders) {
+                    Ok((t, Msg::StepDone(d))) => {
+                        for (m, r) in merged.iter_mut().zip(&d.recorders) {
                             m.merge(r);
                         }
-                        shares[t] = cpu_share;
+                        shares[t] = d.cpu_share;
+                        sha_jobs.extend(d.sha_jobs);
+                        open += d.conns_open;
+                        not_primed += d.not_primed;
                     }
                     Ok((t, Msg::Failed(e))) => {
                         return Err(fail(&cmd_txs, format!("thread {t}: {e}")));
@@ -233,7 +240,26 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
                 window_start_ns,
                 duration_s: cfg.duration.as_secs_f64(),
                 notes: Vec::new(),
+                measurement_notes,
+                conns_open_at_end: cfg.idle.then_some(open),
             });
+            if cfg.idle {
+                let total = cfg.total_conns() as u64;
+                let notes = &mut steps[index].measurement_notes;
+                if open < total {
+                    notes.push(format!(
+                        "{} of {total} connections were not open at the end of the idle hold",
+                        total - open
+                    ));
+                }
+                if not_primed > 0 {
+                    notes.push(format!(
+                        "{not_primed} of {total} connections were not open with all {} primed \
+                         requests answered when the hold began (raise --warmup)",
+                        cfg.prime
+                    ));
+                }
+            }
             if index + 1 < step_rates.len() {
                 std::thread::sleep(cfg.settle);
             }
@@ -245,11 +271,8 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
             bail!("a generator thread panicked");
         }
     }
-    // All senders are gone: the verifier finishes its queue and returns.
-    let verified = verifier
-        .join()
-        .map_err(|_| anyhow::anyhow!("the verifier thread panicked"))?;
-    for ((step, class), v) in verified {
+    // After the run: hashing never competes with pacing.
+    for ((step, class), v) in verify_all(&cfg, &sha_jobs) {
         if let Some(rec) = steps.get_mut(step).and_then(|s| s.classes.get_mut(class)) {
             rec.body_checks += v.checks;
             rec.errors.add_kind(ErrorKind::Mismatch, v.mismatches);

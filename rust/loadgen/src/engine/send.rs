@@ -1,13 +1,13 @@
-//! Writing requests: queue one on its connection and write it at once if
-//! the socket takes it; a flusher task writes the rest as the socket drains.
+//! Writing requests: queue them on their connection and write at once if
+//! the socket takes them (one write per batch); a flusher task writes the
+//! rest as the socket drains.
 
-use super::conn::{Conn, ConnState, InFlight, NOT_SENT, fail_conn};
+use super::conn::{Conn, ConnState, InFlight, NOT_SENT, Sock, fail_conn};
 use super::thread::Ctx;
 use crate::check::{Pending, encode_request};
 use crate::record::ErrorKind;
-use std::io;
+use std::io::{self, Write};
 use std::rc::Rc;
-use tokio::net::TcpStream;
 use tokio::task::spawn_local;
 
 /// Queues one request on `conn` and writes it now if the socket takes it.
@@ -17,51 +17,80 @@ pub(super) fn send_request(
     intended: u64,
     eligible: u64,
 ) -> Result<(), ErrorKind> {
+    send(ctx, conn, 1, intended, eligible)
+}
+
+/// Queues `n` requests on `conn`, all intended (and eligible) at `now`,
+/// and writes them with one call (closed loop: the slots freed by one read).
+pub(super) fn send_batch(
+    ctx: &Rc<Ctx>,
+    conn: &Rc<Conn>,
+    n: usize,
+    now: u64,
+) -> Result<(), ErrorKind> {
+    send(ctx, conn, n, now, now)
+}
+
+fn send(
+    ctx: &Rc<Ctx>,
+    conn: &Rc<Conn>,
+    n: usize,
+    intended: u64,
+    eligible: u64,
+) -> Result<(), ErrorKind> {
     let cfg = &ctx.cfg;
-    let spec = &cfg.classes[conn.plan.class];
+    let class = conn.plan.class;
+    let spec = &cfg.classes[class];
     let mut st = conn.st.borrow_mut();
     let Some(stream) = st.stream.clone() else {
         return Ok(());
     };
-    let seq = st.seq;
-    st.seq += 1;
-    let nth = {
-        let mut n = ctx.sent_per_class.borrow_mut();
-        n[conn.plan.class] += 1;
-        n[conn.plan.class] - 1
-    };
-    let p = Pending::new(spec, conn.plan.uid, seq, cfg.data_size, nth);
     let t = ctx.times.get();
-    let recorded = intended >= t.warmup_end && intended < t.end;
+    let recorded = cfg.idle || (intended >= t.warmup_end && intended < t.end);
     let mut buf = ctx.scratch.borrow_mut();
     buf.clear();
-    encode_request(cfg.echo, spec, &p, &mut buf);
+    for _ in 0..n {
+        let seq = st.seq;
+        st.seq += 1;
+        let nth = {
+            let mut c = ctx.sent_per_class.borrow_mut();
+            c[class] += 1;
+            c[class] - 1
+        };
+        let p = Pending::new(spec, conn.plan.uid, seq, cfg.data_size, nth);
+        let start_pos = st.queued_bytes + buf.len() as u64;
+        encode_request(cfg.echo, spec, &p, &mut buf);
+        st.inflight.push_back(InFlight {
+            p,
+            intended,
+            eligible: eligible.max(intended),
+            queued: 0,
+            sent: NOT_SENT,
+            start_pos,
+            recorded,
+        });
+    }
     // The write time: taken just before the bytes go to the kernel.
     let now = ctx.now();
-    let start_pos = st.queued_bytes;
-    st.inflight.push_back(InFlight {
-        p,
-        intended,
-        eligible: eligible.max(intended),
-        queued: now,
-        sent: NOT_SENT,
-        start_pos,
-        recorded,
-    });
+    let len = st.inflight.len();
+    for f in st.inflight.range_mut(len - n..) {
+        f.queued = now;
+    }
     st.queued_bytes += buf.len() as u64;
+    ctx.outstanding.borrow_mut()[class] += n as u64;
     if recorded {
-        ctx.rec.borrow_mut()[conn.plan.class].requests_sent += 1;
+        ctx.rec.borrow_mut()[class].requests_sent += n as u64;
     }
     if st.flushing {
         st.out.extend_from_slice(&buf);
         return Ok(());
     }
-    match stream.try_write(&buf) {
-        Ok(n) => {
-            st.written_bytes += n as u64;
+    match stream.get_ref().write(&buf) {
+        Ok(k) => {
+            st.written_bytes += k as u64;
             st.stamp(now, 0);
-            if n < buf.len() {
-                st.out.extend_from_slice(&buf[n..]);
+            if k < buf.len() {
+                st.out.extend_from_slice(&buf[k..]);
                 start_flusher(ctx, conn, &mut st, stream);
             }
             Ok(())
@@ -75,7 +104,7 @@ pub(super) fn send_request(
     }
 }
 
-fn start_flusher(ctx: &Rc<Ctx>, conn: &Rc<Conn>, st: &mut ConnState, stream: Rc<TcpStream>) {
+fn start_flusher(ctx: &Rc<Ctx>, conn: &Rc<Conn>, st: &mut ConnState, stream: Rc<Sock>) {
     st.flushing = true;
     st.flusher = Some(spawn_local(flusher(
         Rc::clone(ctx),
@@ -85,12 +114,12 @@ fn start_flusher(ctx: &Rc<Ctx>, conn: &Rc<Conn>, st: &mut ConnState, stream: Rc<
 }
 
 /// Writes a connection's queued bytes as the socket drains.
-async fn flusher(ctx: Rc<Ctx>, conn: Rc<Conn>, stream: Rc<TcpStream>) {
+async fn flusher(ctx: Rc<Ctx>, conn: Rc<Conn>, stream: Rc<Sock>) {
     loop {
-        if stream.writable().await.is_err() {
+        let Ok(mut guard) = stream.writable().await else {
             fail_conn(&ctx, &conn, ErrorKind::Reset);
             return;
-        }
+        };
         let writable_since = ctx.now();
         let broken = {
             let mut st = conn.st.borrow_mut();
@@ -99,8 +128,8 @@ async fn flusher(ctx: Rc<Ctx>, conn: Rc<Conn>, stream: Rc<TcpStream>) {
             }
             let t = ctx.now();
             let pos = st.out_pos;
-            match stream.try_write(&st.out[pos..]) {
-                Ok(n) => {
+            match guard.try_io(|s| s.get_ref().write(&st.out[pos..])) {
+                Ok(Ok(n)) => {
                     st.out_pos += n;
                     st.written_bytes += n as u64;
                     st.stamp(t, writable_since);
@@ -118,7 +147,9 @@ async fn flusher(ctx: Rc<Ctx>, conn: Rc<Conn>, stream: Rc<TcpStream>) {
                     }
                     false
                 }
-                Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                Ok(Err(_)) => true,
+                // WouldBlock: readiness cleared, wait again.
+                Err(_) => false,
             }
         };
         if broken {

@@ -6,17 +6,19 @@ use super::ConnPlan;
 use super::conn::{Conn, ConnState, connect, install, reconnect};
 use super::drain::watchdog;
 use super::run::{Cmd, Msg};
-use super::step::run_step;
+use super::step::{StepDone, run_step};
 use super::verifier::ShaJob;
 use crate::check::{Checker, Verdict};
 use crate::opts::Config;
-use crate::record::Recorder;
+use crate::record::{Recorder, Window};
+use crate::sys::{self, TimerFd};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::mpsc::{Sender, SyncSender};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 use tokio::task::{LocalSet, spawn_local};
 
@@ -32,7 +34,6 @@ pub(super) struct ThreadSetup {
     pub(super) conns: Vec<ConnPlan>,
     pub(super) cmds: tokio::sync::mpsc::UnboundedReceiver<Cmd>,
     pub(super) out: Sender<(usize, Msg)>,
-    pub(super) verifier: SyncSender<ShaJob>,
 }
 
 pub(super) fn thread_main(setup: ThreadSetup) {
@@ -43,6 +44,7 @@ pub(super) fn thread_main(setup: ThreadSetup) {
             rtc_common::affinity::pin_current_thread(&[cpu])
                 .map_err(|e| format!("cannot pin to CPU {cpu}: {e}"))?;
         }
+        sys::minimal_timer_slack();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -93,7 +95,16 @@ pub(super) struct Ctx {
     pub(super) sent_per_class: RefCell<Vec<u64>>,
     pub(super) read_buf: RefCell<Vec<u8>>,
     pub(super) verdicts: RefCell<Vec<(usize, Verdict)>>,
-    pub(super) verifier: SyncSender<ShaJob>,
+    /// SHA bodies to verify after the run (never on a pacing thread's time).
+    pub(super) sha_jobs: RefCell<Vec<ShaJob>>,
+    /// Per class: requests sent and not yet answered (any intended time).
+    pub(super) outstanding: RefCell<Vec<u64>>,
+    /// Per class: due requests the pacer holds back (cap or reconnect).
+    pub(super) held: RefCell<Vec<u64>>,
+    /// The pacer's precise timer.
+    pub(super) timer: AsyncFd<TimerFd>,
+    /// CLOCK_MONOTONIC − `now()`, to arm the timer for a `now()` instant.
+    pub(super) monotonic_offset_ns: u64,
     pub(super) shutdown: Cell<bool>,
 }
 
@@ -108,6 +119,26 @@ impl Ctx {
     pub(super) fn instant(&self, ns: u64) -> tokio::time::Instant {
         tokio::time::Instant::from_std(self.epoch + Duration::from_nanos(ns))
     }
+    /// The current step's measured window.
+    pub(super) fn window(&self) -> Window {
+        let t = self.times.get();
+        Window {
+            start_ns: t.warmup_end,
+            end_ns: t.end,
+        }
+    }
+    /// Requests due and unresolved per class (sent and unanswered, or held).
+    pub(super) fn backlog(&self) -> Vec<u64> {
+        let o = self.outstanding.borrow();
+        let h = self.held.borrow();
+        o.iter().zip(h.iter()).map(|(a, b)| a + b).collect()
+    }
+    /// Arms the timer for `now()`-instant `ns`.
+    pub(super) fn arm_timer(&self, ns: u64) -> std::io::Result<()> {
+        self.timer
+            .get_ref()
+            .arm_at(ns.saturating_add(self.monotonic_offset_ns))
+    }
 }
 
 async fn thread_async(setup: ThreadSetup) {
@@ -118,10 +149,25 @@ async fn thread_async(setup: ThreadSetup) {
         conns,
         mut cmds,
         out,
-        verifier,
         ..
     } = setup;
     let classes = cfg.classes.len();
+    // SAFETY: the TimerFd owns its descriptor (an OwnedFd), keeps it open
+    // until it is dropped with the AsyncFd, and always returns the same one.
+    let timer = match TimerFd::new().and_then(|t| {
+        unsafe { AsyncFd::register_with_interest(t, tokio::io::Interest::READABLE) }
+            .map_err(std::io::Error::from)
+    }) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = out.send((thread, Msg::Failed(format!("cannot create a timerfd: {e}"))));
+            return;
+        }
+    };
+    let monotonic_offset_ns = {
+        let since_epoch = epoch.elapsed().as_nanos() as u64;
+        sys::monotonic_ns().saturating_sub(since_epoch)
+    };
     let ctx = Rc::new(Ctx {
         conns: conns
             .iter()
@@ -145,6 +191,7 @@ async fn thread_async(setup: ThreadSetup) {
                         checker: Checker::new(cfg.echo, &cfg.classes[plan.class]),
                         seq: 0,
                         parked: false,
+                        prime_left: 0,
                     }),
                 })
             })
@@ -157,7 +204,11 @@ async fn thread_async(setup: ThreadSetup) {
         sent_per_class: RefCell::new(vec![0; classes]),
         read_buf: RefCell::new(vec![0; READ_BUF_BYTES]),
         verdicts: RefCell::new(Vec::new()),
-        verifier,
+        sha_jobs: RefCell::new(Vec::new()),
+        outstanding: RefCell::new(vec![0; classes]),
+        held: RefCell::new(vec![0; classes]),
+        timer,
+        monotonic_offset_ns,
         shutdown: Cell::new(false),
         epoch,
         cfg,
@@ -180,20 +231,23 @@ async fn thread_async(setup: ThreadSetup) {
     let mut connected = 0;
     let mut first_error = None;
     for (conn, h) in ctx.conns.iter().zip(attempts) {
-        match h.await {
-            Ok(Ok(s)) => {
-                install(&ctx, conn, s);
-                connected += 1;
-            }
-            other => {
+        let outcome = match h.await {
+            Ok(Ok(s)) => match install(&ctx, conn, s) {
+                true => Ok(()),
+                false => Err("cannot register a connection with the runtime".to_string()),
+            },
+            Ok(Err(e)) => Err(format!("connect to {}: {e}", ctx.cfg.addr)),
+            Err(_) => Err("connect task failed".to_string()),
+        };
+        match outcome {
+            Ok(()) => connected += 1,
+            Err(e) => {
                 failed[conn.plan.class] += 1;
-                if first_error.is_none() {
-                    first_error = Some(match other {
-                        Ok(Err(e)) => format!("connect to {}: {e}", ctx.cfg.addr),
-                        _ => "connect task failed".into(),
-                    });
+                first_error.get_or_insert(e);
+                // Idle mode holds only the connections made at start.
+                if !ctx.cfg.idle {
+                    spawn_local(reconnect(Rc::clone(&ctx), Rc::clone(conn)));
                 }
-                spawn_local(reconnect(Rc::clone(&ctx), Rc::clone(conn)));
             }
         }
     }
@@ -210,14 +264,8 @@ async fn thread_async(setup: ThreadSetup) {
     while let Some(cmd) = cmds.recv().await {
         match cmd {
             Cmd::Step(c) => {
-                let (recorders, cpu_share) = run_step(&ctx, c).await;
-                let _ = out.send((
-                    thread,
-                    Msg::StepDone {
-                        recorders,
-                        cpu_share,
-                    },
-                ));
+                let done: StepDone = run_step(&ctx, c).await;
+                let _ = out.send((thread, Msg::StepDone(done)));
             }
             Cmd::Shutdown => break,
         }

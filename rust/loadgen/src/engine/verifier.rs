@@ -1,10 +1,9 @@
-//! The SHA verifier thread: recomputes sampled SHA-256 bodies off the
-//! generator threads.
+//! SHA-256 bodies, verified after the run: the generator threads only keep
+//! the sampled digests, so hashing never shares a time slice with pacing.
 
 use crate::check::{ShaCheck, verify_sha};
 use crate::opts::Config;
 use std::collections::BTreeMap;
-use std::sync::mpsc::Receiver;
 
 pub(super) struct ShaJob {
     pub(super) step: usize,
@@ -20,23 +19,10 @@ pub(super) struct Verified {
     pub(super) notes: Vec<String>,
 }
 
-/// Recomputes SHA-256 bodies off the generator threads, so a 20 ms hash never
-/// delays a send.
-pub(super) fn verifier_main(
-    cfg: &Config,
-    rx: Receiver<ShaJob>,
-) -> BTreeMap<(usize, usize), Verified> {
-    if let Some(cpus) = &cfg.cpus {
-        let _ = rtc_common::affinity::pin_current_thread(cpus);
-    }
-    // Bookkeeping must never delay a send: on a shared pinned CPU the
-    // pacing threads win every contest with this one (per-thread nice 19).
-    // SAFETY: setpriority on this thread's own tid.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
-    }
+/// Recomputes every kept SHA-256 body; results per (step, class).
+pub(super) fn verify_all(cfg: &Config, jobs: &[ShaJob]) -> BTreeMap<(usize, usize), Verified> {
     let mut out: BTreeMap<(usize, usize), Verified> = BTreeMap::new();
-    for job in rx {
+    for job in jobs {
         let v = out.entry((job.step, job.class)).or_default();
         v.checks += 1;
         let spec = &cfg.classes[job.class];

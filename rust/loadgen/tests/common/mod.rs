@@ -68,7 +68,7 @@ pub fn schema() -> Value {
 }
 
 /// Checks `doc` against the schema: types, required keys, enums, consts,
-/// minimums, and — stricter than JSON Schema's default — that every key
+/// minimums, anyOf, and — stricter than JSON Schema's default — that every key
 /// the document has is declared, so the schema cannot fall behind the code.
 pub fn check_schema(doc: &Value) -> Vec<String> {
     let s = schema();
@@ -124,6 +124,16 @@ fn check(
     errs: &mut Vec<String>,
 ) {
     let schema = resolve(root, schema);
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        let fits = any.iter().any(|sub| {
+            let mut e = Vec::new();
+            check(root, sub, v, path, strict, &mut e);
+            e.is_empty()
+        });
+        if !fits {
+            errs.push(format!("{path}: {v} matches none of anyOf"));
+        }
+    }
     for sub in schema
         .get("allOf")
         .and_then(Value::as_array)

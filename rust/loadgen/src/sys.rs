@@ -71,8 +71,17 @@ pub fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<u64>
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // The raw system call: libc's wrapper is a thread-cancellation point
+    // and pays for that on every read.
     // SAFETY: every pointer in `msg` points into buffers that outlive the call.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_recvmsg,
+            fd,
+            &mut msg as *mut libc::msghdr,
+            libc::MSG_DONTWAIT,
+        )
+    };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -92,6 +101,28 @@ pub fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<u64>
         }
     }
     Ok((n as usize, stamp))
+}
+
+/// One non-blocking `send` of `buf` (the raw system call, like
+/// `recv_stamped`): the bytes the socket took.
+pub fn send_nonblocking(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel reads `buf.len()` bytes from `buf`, which outlives the call.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            std::ptr::null::<libc::sockaddr>(),
+            0,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 /// Sets the calling thread's timer slack to 1 ns, so the kernel does not

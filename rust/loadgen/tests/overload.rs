@@ -1,7 +1,8 @@
 //! Overload is the server's outcome, told apart from a measurement fault:
 //! against a one-worker work server whose capacity is measured first (the
 //! machine is shared, so no rate is assumed), twice that rate is overloaded
-//! (achieved ≤ 0.6 × offered, the backlog grew) and half of it is not; a
+//! (achieved ≤ 0.6 × offered, the backlog grew) and half of it is not (with
+//! the capacity measured again if the shared machine slowed the server); a
 //! rate-steps run whose last step is far beyond capacity keeps its first
 //! step valid and ok.
 
@@ -66,18 +67,33 @@ fn twice_the_capacity_is_overloaded_and_half_is_not() {
     // completions (which also hold warm-up requests answered in it).
     assert!(r.requests_completed_in_window >= r.requests - r.drain.answered);
 
-    let offered = (0.5 * cap).round();
-    let out = run(&format!(
-        "--address {addr} --workload work --mix {MIX} --rate {offered} --conns 8 --threads 1 \
-         --duration 2 --warmup 0.2 --timeout 20"
-    ));
-    let r = &out.report.result;
-    assert!(
-        !r.overloaded,
-        "capacity {cap:.0}, offered {offered}: {:?}",
-        r.overload_reason
-    );
-    assert!(!r.server_outcome.overloaded);
+    // Half the capacity: not overloaded. The machine is shared, so the
+    // server's capacity can drop between the measurement and the run (then
+    // it is overloaded, truly): measure again and retry, a few times. A
+    // generator that calls every run overloaded fails every attempt.
+    let mut seen = Vec::new();
+    for attempt in 0..3 {
+        let cap = if attempt == 0 {
+            cap
+        } else {
+            capacity_rps(&addr)
+        };
+        let offered = (0.5 * cap).round();
+        let out = run(&format!(
+            "--address {addr} --workload work --mix {MIX} --rate {offered} --conns 8 --threads 1 \
+             --duration 2 --warmup 0.2 --timeout 20"
+        ));
+        let r = &out.report.result;
+        assert_eq!(r.overloaded, r.server_outcome.overloaded);
+        if !r.overloaded {
+            return;
+        }
+        seen.push(format!(
+            "capacity {cap:.0}, offered {offered}: {:?}",
+            r.overload_reason
+        ));
+    }
+    panic!("half the capacity was overloaded in every attempt: {seen:#?}");
 }
 
 #[test]

@@ -6,7 +6,9 @@ use super::conn::{Conn, ConnState, InFlight, NOT_SENT, Sock, fail_conn};
 use super::thread::Ctx;
 use crate::check::{Pending, encode_request};
 use crate::record::ErrorKind;
-use std::io::{self, Write};
+use crate::sys;
+use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use tokio::task::spawn_local;
 
@@ -85,7 +87,7 @@ fn send(
         st.out.extend_from_slice(&buf);
         return Ok(());
     }
-    match stream.get_ref().write(&buf) {
+    match sys::send_nonblocking(stream.get_ref().as_raw_fd(), &buf) {
         Ok(k) => {
             st.written_bytes += k as u64;
             st.stamp(now, 0);
@@ -128,7 +130,7 @@ async fn flusher(ctx: Rc<Ctx>, conn: Rc<Conn>, stream: Rc<Sock>) {
             }
             let t = ctx.now();
             let pos = st.out_pos;
-            match guard.try_io(|s| s.get_ref().write(&st.out[pos..])) {
+            match guard.try_io(|s| sys::send_nonblocking(s.get_ref().as_raw_fd(), &st.out[pos..])) {
                 Ok(Ok(n)) => {
                     st.out_pos += n;
                     st.written_bytes += n as u64;

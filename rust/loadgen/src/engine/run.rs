@@ -159,7 +159,14 @@ pub(crate) fn execute(cfg: Arc<Config>) -> anyhow::Result<RunData> {
                         .clone()
                         .unwrap_or_else(|| "unknown error".into())
                 )],
-                measurement_notes: Vec::new(),
+                measurement_notes: if cfg.idle {
+                    vec![format!(
+                        "{total} of {total} connections were not open at the end of the idle hold",
+                        total = cfg.total_conns()
+                    )]
+                } else {
+                    Vec::new()
+                },
                 conns_open_at_end: cfg.idle.then_some(0),
             });
         }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, serial, start_server};
+use common::{run, serial, signal, stall_later, start_server};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,14 +84,13 @@ fn a_stopped_generator_shows_receive_lag() {
         ])
         .spawn()
         .unwrap();
-    let pid = child.id() as i32;
     // Connect + 0.5 s warm-up: the stop falls about 0.7 s into the window.
-    std::thread::sleep(Duration::from_millis(1200));
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let stall = stall_later(
+        child.id(),
+        Duration::from_millis(1200),
+        Duration::from_millis(300),
+    );
+    stall.join().unwrap();
     let status = child.wait().unwrap();
     assert!(matches!(status.code(), Some(0) | Some(1)), "{status:?}");
     let doc: serde_json::Value =
@@ -147,8 +146,7 @@ fn idle_mode_reports_connections_the_server_closed() {
     let pid = s.pid();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(700));
-        // SAFETY: kill(2) on a child we started and have not reaped.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        signal(pid, libc::SIGKILL);
     });
     let out = run(&format!(
         "--address {} --idle --prime 1 --conns 10 --threads 1 --duration 1 --warmup 0.2",

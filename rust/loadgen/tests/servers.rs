@@ -5,30 +5,13 @@
 
 mod common;
 
-use common::{fraction_above, run, serial, start_server};
+use common::{fraction_above, run, serial, signal, stall_later, start_server};
 use rtc_loadgen::report::decode_histogram;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 const MS: u64 = 1_000_000;
-
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) on a child we started and have not reaped.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
-}
-
-/// Stops `pid` with SIGSTOP after `after`, resumes it `for_` later.
-fn stall_later(pid: u32, after: Duration, for_: Duration) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        std::thread::sleep(after);
-        signal(pid, libc::SIGSTOP);
-        std::thread::sleep(for_);
-        signal(pid, libc::SIGCONT);
-    })
-}
 
 #[test]
 fn echo_is_correct_at_every_size_on_both_servers() {

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -207,6 +208,23 @@ fn check(
             check(root, items, x, &format!("{path}[{i}]"), true, errs);
         }
     }
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// Stops `pid` with SIGSTOP after `after`, resumes it `for_` later.
+pub fn stall_later(pid: u32, after: Duration, for_: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        signal(pid, libc::SIGSTOP);
+        std::thread::sleep(for_);
+        signal(pid, libc::SIGCONT);
+    })
 }
 
 /// Share of a decoded histogram's values above `ns`.

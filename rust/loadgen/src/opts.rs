@@ -93,7 +93,7 @@ pub struct Opts {
     pub idle: bool,
 
     /// Idle mode: verified requests sent on each connection, one at a time,
-    /// before the hold
+    /// before the hold [default: 0]
     #[arg(long, value_name = "N")]
     pub prime: Option<u32>,
 

@@ -20,19 +20,85 @@ pub fn request_key(conn_uid: u64, seq: u64) -> u64 {
     mix64(mix64(conn_uid.wrapping_add(0x5EED)) ^ seq)
 }
 
-/// Writes payload bytes `[start, start + out.len())` of the request with `key`.
-/// Byte `i` is byte `i % 8` of `mix64(key ^ (i / 8) × φ)`.
+/// Payload bytes that carry the request's key (the rest come from the
+/// shared template).
+pub const PAYLOAD_HEADER: usize = 8;
+/// Template offsets are spread over this many bytes: requests with different
+/// keys read different stretches of the template.
+pub const TEMPLATE_SPREAD: usize = 4096;
+
+/// Byte `i` of the shared payload template: byte `i % 8` of
+/// `mix64(0x7E4D_1A7E ^ (i / 8) × φ)`. Random-looking, with no short period,
+/// the same in every thread and run.
+fn template_word(w: u64) -> [u8; 8] {
+    mix64(0x7E4D_1A7E ^ w.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes()
+}
+
+thread_local! {
+    /// This thread's copy of the template, grown on demand (payloads are
+    /// copied and compared with memcpy/memcmp, not generated per byte).
+    static TEMPLATE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the template holding at least `len` bytes.
+fn with_template<R>(len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+    TEMPLATE.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() < len {
+            let from = t.len() / 8;
+            let to = len.div_ceil(8);
+            t.truncate(from * 8);
+            for w in from..to {
+                t.extend_from_slice(&template_word(w as u64));
+            }
+        }
+        f(&t)
+    })
+}
+
+/// Where request `key`'s payload starts in the template.
+fn template_offset(key: u64) -> usize {
+    (mix64(key ^ 0x0FF5E7) % TEMPLATE_SPREAD as u64) as usize
+}
+
+/// Writes payload bytes `[start, start + out.len())` of the request with
+/// `key`: its first `PAYLOAD_HEADER` bytes are the key (little-endian), so a
+/// stale, duplicated or misordered echo differs there; the rest is the
+/// template from an offset the key picks, so bytes from another request
+/// differ too.
 pub fn fill_payload(key: u64, start: u64, out: &mut [u8]) {
-    let mut i = 0usize;
-    let mut pos = start;
-    while i < out.len() {
-        let w = mix64(key ^ (pos / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes();
-        let off = (pos % 8) as usize;
-        let n = (8 - off).min(out.len() - i);
-        out[i..i + n].copy_from_slice(&w[off..off + n]);
-        i += n;
-        pos += n as u64;
+    let start = start as usize;
+    let hdr = key.to_le_bytes();
+    let mut i = 0;
+    while i < out.len() && start + i < PAYLOAD_HEADER {
+        out[i] = hdr[start + i];
+        i += 1;
     }
+    if i < out.len() {
+        let from = template_offset(key) + start + i;
+        let n = out.len() - i;
+        with_template(from + n, |t| out[i..].copy_from_slice(&t[from..from + n]));
+    }
+}
+
+/// Index of the first byte of `chunk` that differs from payload bytes
+/// `[start, start + chunk.len())` of the request with `key`, if any.
+pub fn payload_diff(key: u64, start: u64, chunk: &[u8]) -> Option<usize> {
+    let start = start as usize;
+    let hdr = key.to_le_bytes();
+    let mut i = 0;
+    while i < chunk.len() && start + i < PAYLOAD_HEADER {
+        if chunk[i] != hdr[start + i] {
+            return Some(i);
+        }
+        i += 1;
+    }
+    if i == chunk.len() {
+        return None;
+    }
+    let from = template_offset(key) + start + i;
+    let n = chunk.len() - i;
+    with_template(from + n, |t| first_diff(&chunk[i..], &t[from..from + n])).map(|d| d + i)
 }
 
 /// The data-file offset request `key` reads: fixed, or spread uniformly over
@@ -137,7 +203,6 @@ pub struct Checker {
     pos: u64,
     bad: Option<String>,
     digest: [u8; 32],
-    scratch: Vec<u8>,
 }
 
 const CHUNK: usize = 4096;
@@ -168,7 +233,6 @@ impl Checker {
             pos: 0,
             bad: None,
             digest: [0; 32],
-            scratch: vec![0; CHUNK],
         };
         c.reset();
         c
@@ -273,11 +337,10 @@ impl Checker {
         while done < chunk.len() {
             let pos = self.pos + done as u64;
             let (n, diff, what) = if pos < size {
-                let n = ((size - pos) as usize).min(chunk.len() - done).min(CHUNK);
-                fill_payload(p.key, pos, &mut self.scratch[..n]);
+                let n = ((size - pos) as usize).min(chunk.len() - done);
                 (
                     n,
-                    first_diff(&chunk[done..done + n], &self.scratch[..n]),
+                    payload_diff(p.key, pos, &chunk[done..done + n]),
                     "payload",
                 )
             } else {
@@ -381,6 +444,35 @@ mod tests {
             done += r.completed;
         }
         (done, all)
+    }
+
+    #[test]
+    fn payloads_carry_their_key_then_a_template_stretch() {
+        let key = request_key(7, 3);
+        let mut p = vec![0u8; 100];
+        fill_payload(key, 0, &mut p);
+        assert_eq!(&p[..8], &key.to_le_bytes());
+        assert_eq!(payload_diff(key, 0, &p), None);
+        assert_eq!(payload_diff(key, 10, &p[10..40]), None);
+        // A flipped byte is found where it is, in the header or the body.
+        for at in [3usize, 8, 77] {
+            let mut q = p.clone();
+            q[at] ^= 1;
+            assert_eq!(payload_diff(key, 0, &q), Some(at));
+            assert_eq!(payload_diff(key, 2, &q[2..]), Some(at - 2));
+        }
+        // Another request's body differs beyond the header too.
+        let mut o = vec![0u8; 100];
+        fill_payload(request_key(8, 3), 0, &mut o);
+        assert_ne!(&o[8..], &p[8..]);
+        // Large payloads grow the template; tiny ones are all header.
+        let mut big = vec![0u8; 1 << 20];
+        fill_payload(key, 0, &mut big);
+        assert_eq!(payload_diff(key, 0, &big), None);
+        assert_eq!(&big[..100], &p[..]);
+        let mut one = [0u8; 1];
+        fill_payload(key, 0, &mut one);
+        assert_eq!(one[0], key.to_le_bytes()[0]);
     }
 
     #[test]

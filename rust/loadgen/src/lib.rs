@@ -1,8 +1,8 @@
 //! Open- and closed-loop load generator for the echo and work protocols, with
 //! coordinated-omission-corrected latency in HdrHistograms.
 //!
-//! Measure (`engine`, `record`, `check`), decide (`schedule`, `validity`,
-//! `mix`), report (`report`). `run` is the whole program minus printing;
+//! Measure (`engine`, `record`, `check`, `sys`), decide (`schedule`,
+//! `validity`, `mix`), report (`report`). `run` is the whole program minus printing;
 //! tests call it in-process.
 
 pub mod check;
@@ -25,8 +25,11 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub report: Report,
-    /// Same as `report.result.valid` (exit 0 when true, 1 when false).
+    /// Same as `report.result.valid`: the measurement is usable.
     pub valid: bool,
+    /// Same as `report.result.server_outcome.ok`. The binary exits 0 only
+    /// when both hold, 1 otherwise.
+    pub server_ok: bool,
     /// Files written (--json, --hgrm, --hlog).
     pub files: Vec<PathBuf>,
 }
@@ -52,6 +55,7 @@ pub fn run(opts: Opts) -> anyhow::Result<RunOutcome> {
     }
     Ok(RunOutcome {
         valid: report.result.valid,
+        server_ok: report.result.server_outcome.ok,
         report,
         files,
     })

@@ -1,5 +1,7 @@
 //! `loadgen`: parse, run, print the summary or one error line.
-//! Exit 0 valid run, 1 invalid run or failure, 2 bad usage.
+//! Exit 0: a valid measurement and every request answered in time (server
+//! ok); 1: an invalid measurement, a server outcome that is not ok, or a
+//! failure; 2: bad usage.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use rtc_loadgen::{Opts, UsageError};
@@ -33,7 +35,7 @@ fn main() {
             if !quiet {
                 print!("{}", rtc_loadgen::report::summary(&out.report));
             }
-            std::process::exit(if out.valid { 0 } else { 1 });
+            std::process::exit(if out.valid && out.server_ok { 0 } else { 1 });
         }
         Err(e) => match e.downcast_ref::<UsageError>() {
             Some(u) => rtc_common::cli::usage_exit("loadgen", &u.0),

@@ -41,12 +41,22 @@ pub struct CpuList(pub Vec<usize>);
     version,
     about = "Open- and closed-loop load generator for the echo and work protocols; \
              coordinated-omission-corrected latency in HdrHistograms",
-    group(ArgGroup::new("model").required(true).args(["rate", "rate_steps", "closed"]))
+    group(ArgGroup::new("model").required(true).args(["rate", "rate_steps", "closed", "idle"]))
 )]
 pub struct Opts {
-    /// Server address (loopback only)
-    #[arg(long, value_name = "IP:PORT", value_parser = parse_loopback)]
+    /// Server address (loopback only, unless --allow-non-loopback)
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_address)]
     pub address: SocketAddr,
+
+    /// Accept a --address outside 127.0.0.0/8 and ::1 (e.g. a test host in a
+    /// network namespace of this machine)
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+
+    /// Begin the warm-up at this wall-clock instant (Unix ms), so generators
+    /// on several hosts start together; at most 1 s past, 60 s ahead
+    #[arg(long, value_name = "UNIX_MS")]
+    pub start_at: Option<f64>,
 
     #[arg(long, value_enum, default_value_t = Workload::Echo)]
     pub workload: Workload,
@@ -77,12 +87,22 @@ pub struct Opts {
     #[arg(long)]
     pub closed: bool,
 
+    /// No load: open --conns connections, send --prime requests on each, then
+    /// hold them all open without traffic for --duration (after --warmup)
+    #[arg(long)]
+    pub idle: bool,
+
+    /// Idle mode: verified requests sent on each connection, one at a time,
+    /// before the hold [default: 0]
+    #[arg(long, value_name = "N")]
+    pub prime: Option<u32>,
+
     /// Closed loop: requests in flight per connection [default: 1]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub depth: Option<u32>,
 
     /// Open loop: send times evenly spaced or a Poisson process
-    #[arg(long, value_enum, conflicts_with = "closed")]
+    #[arg(long, value_enum, conflicts_with_all = ["closed", "idle"])]
     pub arrival: Option<ArrivalArg>,
 
     /// Seed of the Poisson arrivals and the spread file offsets
@@ -141,6 +161,11 @@ pub struct Opts {
     #[arg(long)]
     pub quiet: bool,
 
+    /// Do not ask the kernel for receive timestamps (no receive lag; the
+    /// behaviour of schema version 1)
+    #[arg(long)]
+    pub no_receive_timestamps: bool,
+
     /// The command line, recorded in the JSON (set by `parse_args`).
     #[arg(skip)]
     pub argv: Vec<String>,
@@ -161,16 +186,10 @@ where
     Ok(o)
 }
 
-fn parse_loopback(s: &str) -> Result<SocketAddr, String> {
+fn parse_address(s: &str) -> Result<SocketAddr, String> {
     let a: SocketAddr = s
         .parse()
         .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:4000".to_string())?;
-    if !a.ip().is_loopback() {
-        return Err(format!(
-            "{} is not a loopback address; load is only sent to 127.0.0.1/::1",
-            a.ip()
-        ));
-    }
     if a.port() == 0 {
         return Err("port 0 is not a server's port".into());
     }
@@ -280,6 +299,34 @@ pub fn check_pacing(
     Ok(())
 }
 
+/// How far from now `--start-at` may be: this much in the past (a slow
+/// start of a process on a loaded host)…
+pub const START_AT_MAX_PAST_MS: f64 = 1_000.0;
+/// …and this much ahead (a typo in a timestamp would otherwise wait for days).
+pub const START_AT_MAX_AHEAD_MS: f64 = 60_000.0;
+
+/// Checks `--start-at` against the wall clock `now_ms` (both Unix ms).
+pub fn check_start_at(at_ms: f64, now_ms: f64) -> Result<(), String> {
+    if !at_ms.is_finite() {
+        return Err(format!("--start-at {at_ms} is not a time"));
+    }
+    if at_ms < now_ms - START_AT_MAX_PAST_MS {
+        return Err(format!(
+            "--start-at {at_ms:.0} is {:.1} s in the past (at most {:.0} s allowed)",
+            (now_ms - at_ms) / 1e3,
+            START_AT_MAX_PAST_MS / 1e3
+        ));
+    }
+    if at_ms > now_ms + START_AT_MAX_AHEAD_MS {
+        return Err(format!(
+            "--start-at {at_ms:.0} is {:.1} s ahead (at most {:.0} s allowed)",
+            (at_ms - now_ms) / 1e3,
+            START_AT_MAX_AHEAD_MS / 1e3
+        ));
+    }
+    Ok(())
+}
+
 /// Validated settings the engine runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -288,6 +335,13 @@ pub struct Config {
     /// Classes with `conns` resolved.
     pub classes: Vec<ClassSpec>,
     pub open_loop: bool,
+    /// `--idle`: no load, connections held open (neither open nor closed loop).
+    pub idle: bool,
+    /// `--prime`: requests per connection before the idle hold.
+    pub prime: u32,
+    pub start_at_unix_ms: Option<f64>,
+    /// Ask the kernel for receive timestamps (SO_TIMESTAMPING).
+    pub receive_timestamps: bool,
     /// Offered rates, one per step (empty in closed loop).
     pub rates: Vec<f64>,
     pub rate_steps: bool,
@@ -312,6 +366,17 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn closed_loop(&self) -> bool {
+        !self.open_loop && !self.idle
+    }
+    /// "open" | "closed" | "idle".
+    pub fn load_model(&self) -> &'static str {
+        match (self.open_loop, self.idle) {
+            (true, _) => "open",
+            (false, true) => "idle",
+            (false, false) => "closed",
+        }
+    }
     pub fn total_conns(&self) -> usize {
         self.classes.iter().map(|c| c.conns.unwrap_or(0)).sum()
     }
@@ -331,6 +396,23 @@ impl Config {
 impl Opts {
     pub fn validate(&self) -> Result<Config, UsageError> {
         let bad = |m: String| Err(UsageError(m));
+        if !self.allow_non_loopback && !self.address.ip().is_loopback() {
+            return bad(format!(
+                "--address: {} is not a loopback address; load is only sent to 127.0.0.0/8 or ::1 \
+                 unless --allow-non-loopback is given",
+                self.address.ip()
+            ));
+        }
+        if let Some(at) = self.start_at {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64() * 1e3)
+                .unwrap_or(0.0);
+            check_start_at(at, now_ms).map_err(UsageError)?;
+        }
+        if self.prime.is_some() && !self.idle {
+            return bad("--prime applies to --idle".into());
+        }
         if self.depth.is_some() && !self.closed {
             return bad("--depth applies to --closed (open loop uses --max-in-flight)".into());
         }
@@ -400,7 +482,11 @@ impl Opts {
             addr: self.address,
             echo,
             classes,
-            open_loop: !self.closed,
+            open_loop: !self.closed && !self.idle,
+            idle: self.idle,
+            prime: self.prime.unwrap_or(0),
+            start_at_unix_ms: self.start_at,
+            receive_timestamps: !self.no_receive_timestamps,
             rates,
             rate_steps,
             arrival: match self.arrival {
@@ -567,6 +653,61 @@ mod tests {
         assert_eq!(c.class_rate(0, 100.0), 25.0);
         // Closed loop has no schedule to check.
         assert!(parse("--address 127.0.0.1:80 --closed").is_ok());
+    }
+
+    #[test]
+    fn non_loopback_addresses_need_the_flag() {
+        let e = parse("--address 198.18.0.2:80 --rate 1").unwrap_err();
+        assert!(
+            e.contains("not a loopback") && e.contains("--allow-non-loopback"),
+            "{e}"
+        );
+        let c = parse("--address 198.18.0.2:80 --rate 1 --allow-non-loopback").unwrap();
+        assert_eq!(c.addr.to_string(), "198.18.0.2:80");
+        assert!(parse("--address [::1]:80 --rate 1").is_ok());
+    }
+
+    #[test]
+    fn start_at_is_bounded_around_now() {
+        let now = 1_700_000_000_000.0;
+        assert!(check_start_at(now, now).is_ok());
+        assert!(check_start_at(now - 999.0, now).is_ok());
+        assert!(check_start_at(now + 59_999.0, now).is_ok());
+        let e = check_start_at(now - 1_500.0, now).unwrap_err();
+        assert!(e.contains("1.5 s in the past"), "{e}");
+        let e = check_start_at(now + 61_000.0, now).unwrap_err();
+        assert!(e.contains("61.0 s ahead"), "{e}");
+        assert!(check_start_at(f64::NAN, now).is_err());
+        // Through the parser, against the real clock.
+        let e = parse("--address 127.0.0.1:80 --rate 1 --start-at 1000").unwrap_err();
+        assert!(e.contains("in the past"), "{e}");
+        let soon = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 2_000;
+        let c = parse(&format!(
+            "--address 127.0.0.1:80 --rate 1 --start-at {soon}"
+        ))
+        .unwrap();
+        assert_eq!(c.start_at_unix_ms, Some(soon as f64));
+    }
+
+    #[test]
+    fn idle_mode_and_its_flags() {
+        let c = parse("--address 127.0.0.1:80 --idle --prime 1 --conns 50").unwrap();
+        assert!(c.idle && !c.open_loop && !c.closed_loop());
+        assert_eq!((c.prime, c.load_model()), (1, "idle"));
+        assert_eq!(parse("--address 127.0.0.1:80 --idle").unwrap().prime, 0);
+        assert!(parse("--address 127.0.0.1:80 --prime 1 --rate 5").is_err());
+        assert!(parse("--address 127.0.0.1:80 --idle --rate 5").is_err());
+        assert!(parse("--address 127.0.0.1:80 --idle --closed").is_err());
+        assert_eq!(
+            parse("--address 127.0.0.1:80 --closed")
+                .unwrap()
+                .load_model(),
+            "closed"
+        );
     }
 
     #[test]

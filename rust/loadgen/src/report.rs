@@ -5,7 +5,7 @@
 use crate::engine::{RunData, StepData};
 use crate::mix::io_name;
 use crate::opts::Config;
-use crate::record::{ErrorCounts, Hist, Recorder, new_hist};
+use crate::record::{DrainCounts, ErrorCounts, Hist, Recorder, new_hist};
 use crate::validity;
 use anyhow::Context;
 use base64::Engine as _;
@@ -18,7 +18,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 pub const HISTOGRAM_ENCODING: &str = "hdrhistogram-v2-deflate-base64";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ pub struct Report {
     pub address: String,
     /// "echo" | "work".
     pub workload: String,
-    /// "open" | "closed".
+    /// "open" | "closed" | "idle".
     pub load_model: String,
     /// "uniform" | "poisson"; null in closed loop.
     pub arrival: Option<String>,
@@ -62,6 +62,10 @@ pub struct Report {
     /// work: the data-file size offsets are spread over; null for echo.
     pub data_size_bytes: Option<u64>,
     pub rate_steps_rps: Option<Vec<f64>>,
+    /// `--start-at`: the wall-clock instant the warm-up was to begin.
+    pub start_at_unix_ms: Option<f64>,
+    /// `--idle`: requests sent on each connection before the idle hold.
+    pub prime: Option<u32>,
     #[serde(flatten)]
     pub result: RunResult,
     pub classes: BTreeMap<String, ClassReport>,
@@ -102,12 +106,16 @@ pub struct ClassSpecReport {
 /// The figures every level (run, step, class) reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
-    /// Null in closed loop.
+    /// Null in closed loop and idle mode.
     pub offered_rps: Option<f64>,
-    /// Correct responses to requests intended in the window / the window.
+    /// Correct responses completed inside the measured window (whatever
+    /// their intended time) / the window.
     pub achieved_rps: f64,
-    /// Correct responses recorded.
+    /// Correct responses to requests intended in the window, answered in it
+    /// or in the drain after it (idle mode: primed responses).
     pub requests: u64,
+    /// Correct responses completed inside the window (`achieved_rps` × window).
+    pub requests_completed_in_window: u64,
     /// Open loop: requests whose intended time fell in the window (null in
     /// closed loop).
     pub requests_scheduled: Option<u64>,
@@ -118,12 +126,37 @@ pub struct RunResult {
     pub body_checks_skipped: u64,
     pub errors: ErrorCounts,
     pub first_mismatches: Vec<String>,
+    /// The measurement is usable: the generator kept its schedule and read
+    /// its responses in time (see `invalid_reasons`). Says nothing about the
+    /// server: see `server_outcome`.
     pub valid: bool,
+    /// Measurement faults only.
     pub invalid_reasons: Vec<String>,
+    pub server_outcome: ServerOutcome,
+    /// Open loop: in-window completions under 99 % of the schedule, or the
+    /// backlog grew through the window.
+    pub overloaded: bool,
+    pub overload_reason: Option<String>,
+    pub drain: Drain,
     pub latency_us: Latency,
     pub send_lag_us: Percentiles,
+    /// Null when the kernel gave no receive timestamps.
+    pub receive_lag_us: Option<Percentiles>,
+    /// "kernel" | "unavailable".
+    pub receive_timestamps: String,
+    pub latency_trusted: Trusted,
+    /// Timed-out or lost requests recorded in the corrected histogram at
+    /// (failure − intended time), as lower bounds of their latency.
+    pub censored: u64,
+    /// censored / values in the corrected histogram.
+    pub censored_fraction: f64,
+    /// Percentiles of the corrected latency at or above this one (0–100)
+    /// may be lower bounds (a censored value lies at or below them); null
+    /// when nothing was censored.
+    pub lower_bound_from_percentile: Option<f64>,
     /// The generator's user+system CPU over the window (run and step level).
     pub client_cpu_us: Option<f64>,
+    /// Per response completed in the window.
     pub client_cpu_us_per_request: Option<f64>,
     /// `--server-pid`'s CPU over the window.
     pub server_cpu_us: Option<f64>,
@@ -133,17 +166,53 @@ pub struct RunResult {
     pub window_start_unix_ms: Option<f64>,
     #[serde(default)]
     pub window_end_unix_ms: Option<f64>,
+    /// Per response completed in the window (the CPU's own window).
     pub server_cpu_us_per_request: Option<f64>,
     pub client_bound: Option<bool>,
     pub client_bound_reason: Option<String>,
+    /// Idle mode: connections still open when the hold ended; null otherwise.
+    pub conns_open_at_end: Option<u64>,
     /// Per second of the window, by completion time.
     pub intervals: Vec<IntervalReport>,
     pub histograms: Histograms,
 }
 
+/// What the run says about the server, apart from the measurement's validity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerOutcome {
+    /// Every scheduled request answered correctly, in time, no error, not
+    /// overloaded.
+    pub ok: bool,
+    pub reasons: Vec<String>,
+    /// The same counts as the result's `errors`.
+    pub errors: ErrorCounts,
+    pub overloaded: bool,
+    /// Fewer than 99 % of the scheduled requests were ever answered correctly.
+    pub shortfall: bool,
+}
+
+/// Requests intended in the window and still unresolved at its end.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Drain {
+    /// = answered + timed_out + failed.
+    pub outstanding_at_window_end: u64,
+    /// Answered correctly after the window.
+    pub answered: u64,
+    /// Timed out (or never sent) after the window.
+    pub timed_out: u64,
+    /// Lost with their connection or answered wrongly after the window.
+    pub failed: u64,
+    /// From the window's end to the last of them resolved.
+    pub duration_ms: f64,
+}
+
+pub use crate::validity::Trusted;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
-    /// Response complete − intended send time.
+    /// Response complete − intended send time (closed loop: the intended
+    /// time is when the slot freed, so this is service time), with censored
+    /// timeouts and losses.
     pub corrected: Percentiles,
     /// Response complete − actual write.
     pub uncorrected: Percentiles,
@@ -177,6 +246,8 @@ pub struct Histograms {
     pub latency_corrected_ns: String,
     pub latency_uncorrected_ns: String,
     pub send_lag_ns: String,
+    /// Empty histogram when receive timestamps were unavailable.
+    pub receive_lag_ns: String,
 }
 
 impl Report {
@@ -269,42 +340,67 @@ pub fn interval_reports(
 /// Inputs to one level's result besides the recorder.
 struct Level<'a> {
     open_loop: bool,
+    idle: bool,
     offered_rps: Option<f64>,
     duration_s: f64,
+    /// The window's end, ns on the run's clock (the drain counts from it).
+    window_end_ns: u64,
     client_cpu_us: Option<u64>,
     server_cpu_us: Option<u64>,
     thread_cpu_shares: Option<&'a [f64]>,
     with_intervals: bool,
-    extra_reasons: Vec<String>,
+    /// Measurement faults and server problems found beside the recorder.
+    measurement_notes: Vec<String>,
+    server_notes: Vec<String>,
+    conns_open_at_end: Option<u64>,
     /// One class of a mix: see `validity::MIN_CLASS_REQUESTS_FOR_LAG_RULE`.
     class_level: bool,
+}
+
+/// The percentile (0–100) from which the corrected histogram's values may
+/// be lower bounds: the share of values below the smallest censored one.
+pub fn lower_bound_from_percentile(h: &Hist, censored: u64, min_censored_ns: u64) -> Option<f64> {
+    if censored == 0 || h.is_empty() {
+        return None;
+    }
+    let below = if min_censored_ns == 0 {
+        0
+    } else {
+        h.count_between(0, h.lowest_equivalent(min_censored_ns).saturating_sub(1))
+    };
+    Some(below as f64 / h.len() as f64 * 100.0)
 }
 
 fn result_of(rec: &Recorder, l: Level) -> RunResult {
     let corrected = percentiles_us(&rec.corrected);
     let uncorrected = percentiles_us(&rec.uncorrected);
     let send_lag = percentiles_us(&rec.send_lag);
+    let receive_lag = (!rec.receive_lag.is_empty()).then(|| percentiles_us(&rec.receive_lag));
     let achieved = if l.duration_s > 0.0 {
-        rec.requests as f64 / l.duration_s
+        rec.completed_in_window as f64 / l.duration_s
     } else {
         0.0
     };
-    let mut reasons = validity::invalid_reasons(&validity::Facts {
+    let mut j = validity::judge(&validity::Facts {
         open_loop: l.open_loop,
+        idle: l.idle,
         offered_rps: l.offered_rps,
-        achieved_rps: achieved,
         send_lag_p99_us: send_lag.p99,
+        receive_lag_p99_us: receive_lag.map(|r| r.p99),
         requests: rec.requests,
+        completed_in_window: rec.completed_in_window,
         requests_scheduled: l.open_loop.then_some(rec.requests_scheduled),
+        backlog: &rec.backlog,
         errors: &rec.errors,
         record_errors: rec.record_errors,
         body_checks_skipped: rec.body_checks_skipped,
         class_level: l.class_level,
     });
-    reasons.extend(l.extra_reasons);
+    j.invalid_reasons.extend(l.measurement_notes);
+    j.server_reasons.extend(l.server_notes);
     let per_req = |cpu: Option<u64>| {
-        cpu.filter(|_| rec.requests > 0)
-            .map(|c| c as f64 / rec.requests as f64)
+        cpu.filter(|_| rec.completed_in_window > 0)
+            .map(|c| c as f64 / rec.completed_in_window as f64)
     };
     let (client_bound, client_bound_reason) = match l.thread_cpu_shares {
         Some(shares) => {
@@ -318,10 +414,13 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
     } else {
         Vec::new()
     };
+    let d = &rec.drain;
+    let overloaded = j.overload_reason.is_some();
     RunResult {
         offered_rps: l.offered_rps,
         achieved_rps: achieved,
         requests: rec.requests,
+        requests_completed_in_window: rec.completed_in_window,
         requests_scheduled: l.open_loop.then_some(rec.requests_scheduled),
         requests_sent: rec.requests_sent,
         requests_lost: rec.requests_lost,
@@ -330,13 +429,47 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         body_checks_skipped: rec.body_checks_skipped,
         errors: rec.errors,
         first_mismatches: rec.first_mismatches.clone(),
-        valid: reasons.is_empty(),
-        invalid_reasons: reasons,
+        valid: j.invalid_reasons.is_empty(),
+        invalid_reasons: j.invalid_reasons,
+        server_outcome: ServerOutcome {
+            ok: j.server_reasons.is_empty(),
+            reasons: j.server_reasons,
+            errors: rec.errors,
+            overloaded,
+            shortfall: j.shortfall,
+        },
+        overloaded,
+        overload_reason: j.overload_reason,
+        drain: drain_report(d, l.window_end_ns),
+        latency_trusted: validity::latency_trusted(
+            &corrected,
+            &send_lag,
+            receive_lag.as_ref(),
+            !rec.corrected.is_empty(),
+        ),
         latency_us: Latency {
             corrected,
             uncorrected,
         },
         send_lag_us: send_lag,
+        receive_timestamps: if receive_lag.is_some() {
+            "kernel"
+        } else {
+            "unavailable"
+        }
+        .into(),
+        receive_lag_us: receive_lag,
+        censored: rec.censored,
+        censored_fraction: if rec.corrected.is_empty() {
+            0.0
+        } else {
+            rec.censored as f64 / rec.corrected.len() as f64
+        },
+        lower_bound_from_percentile: lower_bound_from_percentile(
+            &rec.corrected,
+            rec.censored,
+            rec.min_censored_ns,
+        ),
         client_cpu_us: l.client_cpu_us.map(|c| c as f64),
         client_cpu_us_per_request: per_req(l.client_cpu_us),
         server_cpu_us: l.server_cpu_us.map(|c| c as f64),
@@ -345,14 +478,76 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         window_end_unix_ms: None,
         client_bound,
         client_bound_reason,
+        conns_open_at_end: l.conns_open_at_end,
         intervals,
         histograms: Histograms {
             encoding: HISTOGRAM_ENCODING.into(),
             latency_corrected_ns: encode_histogram(&rec.corrected),
             latency_uncorrected_ns: encode_histogram(&rec.uncorrected),
             send_lag_ns: encode_histogram(&rec.send_lag),
+            receive_lag_ns: encode_histogram(&rec.receive_lag),
         },
     }
+}
+
+fn drain_report(d: &DrainCounts, window_end_ns: u64) -> Drain {
+    Drain {
+        outstanding_at_window_end: d.outstanding_at_window_end,
+        answered: d.answered,
+        timed_out: d.timed_out,
+        failed: d.failed,
+        duration_ms: if d.outstanding_at_window_end > 0 {
+            d.last_resolved_ns.saturating_sub(window_end_ns) as f64 / 1e6
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Folds the verdicts of parts (steps, or one class over the steps) into
+/// `r`, the result of their merged recorders: valid only if every part is;
+/// each part's reasons prefixed with its label; overloaded or short if any
+/// part was; the drains added up.
+fn fold(r: &mut RunResult, parts: &[(String, &RunResult)]) {
+    r.valid = parts.iter().all(|(_, p)| p.valid);
+    r.invalid_reasons = parts
+        .iter()
+        .flat_map(|(l, p)| p.invalid_reasons.iter().map(move |x| format!("{l}: {x}")))
+        .collect();
+    let so = &mut r.server_outcome;
+    so.reasons = parts
+        .iter()
+        .flat_map(|(l, p)| {
+            p.server_outcome
+                .reasons
+                .iter()
+                .map(move |x| format!("{l}: {x}"))
+        })
+        .collect();
+    so.ok = parts.iter().all(|(_, p)| p.server_outcome.ok);
+    so.overloaded = parts.iter().any(|(_, p)| p.overloaded);
+    so.shortfall = parts.iter().any(|(_, p)| p.server_outcome.shortfall);
+    r.overloaded = so.overloaded;
+    let why: Vec<String> = parts
+        .iter()
+        .filter_map(|(l, p)| p.overload_reason.as_ref().map(|x| format!("{l}: {x}")))
+        .collect();
+    r.overload_reason = (!why.is_empty()).then(|| why.join("; "));
+    let mut d = Drain {
+        outstanding_at_window_end: 0,
+        answered: 0,
+        timed_out: 0,
+        failed: 0,
+        duration_ms: 0.0,
+    };
+    for (_, p) in parts {
+        d.outstanding_at_window_end += p.drain.outstanding_at_window_end;
+        d.answered += p.drain.answered;
+        d.timed_out += p.drain.timed_out;
+        d.failed += p.drain.failed;
+        d.duration_ms += p.drain.duration_ms;
+    }
+    r.drain = d;
 }
 
 fn merge_all<'a>(recs: impl IntoIterator<Item = &'a Recorder>) -> Recorder {
@@ -363,32 +558,46 @@ fn merge_all<'a>(recs: impl IntoIterator<Item = &'a Recorder>) -> Recorder {
     m
 }
 
-/// Classes and the whole of one step.
+fn window_end_ns(s: &StepData) -> u64 {
+    s.window_start_ns + (s.duration_s * 1e9) as u64
+}
+
+/// Classes and the whole of one step. With several classes, each class's
+/// measurement faults and overload also mark the step.
 fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, ClassReport>) {
     let mut classes = BTreeMap::new();
-    let mut class_reasons = Vec::new();
+    let mut class_faults = Vec::new();
+    let mut class_overload = Vec::new();
+    let several = cfg.classes.len() > 1;
     for (i, rec) in s.classes.iter().enumerate() {
         let spec = &cfg.classes[i];
         let r = result_of(
             rec,
             Level {
                 open_loop: cfg.open_loop,
+                idle: cfg.idle,
                 offered_rps: s.rate.map(|r| cfg.class_rate(i, r)),
                 duration_s: s.duration_s,
+                window_end_ns: window_end_ns(s),
                 client_cpu_us: None,
                 server_cpu_us: None,
                 thread_cpu_shares: None,
                 with_intervals: true,
-                extra_reasons: Vec::new(),
-                class_level: cfg.classes.len() > 1,
+                measurement_notes: Vec::new(),
+                server_notes: Vec::new(),
+                conns_open_at_end: None,
+                class_level: several,
             },
         );
-        if cfg.classes.len() > 1 {
-            class_reasons.extend(
+        if several {
+            class_faults.extend(
                 r.invalid_reasons
                     .iter()
                     .map(|x| format!("class {}: {x}", spec.name)),
             );
+            if let Some(o) = &r.overload_reason {
+                class_overload.push(format!("class {}: {o}", spec.name));
+            }
         }
         classes.insert(
             spec.name.clone(),
@@ -407,22 +616,39 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
         );
     }
     let total = merge_all(&s.classes);
-    let mut extra = s.notes.clone();
-    extra.extend(class_reasons);
-    let r = result_of(
+    let mut measurement_notes = s.measurement_notes.clone();
+    measurement_notes.extend(class_faults);
+    let mut r = result_of(
         &total,
         Level {
             open_loop: cfg.open_loop,
+            idle: cfg.idle,
             offered_rps: s.rate,
             duration_s: s.duration_s,
+            window_end_ns: window_end_ns(s),
             client_cpu_us: Some(s.client_cpu_us),
             server_cpu_us: s.server_cpu_us,
             thread_cpu_shares: Some(&s.thread_cpu_shares),
             with_intervals: true,
-            extra_reasons: extra,
+            measurement_notes,
+            server_notes: s.notes.clone(),
+            conns_open_at_end: s.conns_open_at_end,
             class_level: false,
         },
     );
+    if !class_overload.is_empty() {
+        // A class overloaded is the step overloaded, even when the other
+        // classes' traffic hides it in the totals.
+        r.server_outcome
+            .reasons
+            .extend(class_overload.iter().cloned());
+        r.server_outcome.ok = false;
+        let mut why: Vec<String> = r.overload_reason.take().into_iter().collect();
+        why.extend(class_overload);
+        r.overload_reason = Some(why.join("; "));
+        r.overloaded = true;
+        r.server_outcome.overloaded = true;
+    }
     (r, classes)
 }
 
@@ -449,7 +675,8 @@ pub fn build(data: &RunData) -> Report {
         })
         .collect();
     let (result, classes, steps) = if cfg.rate_steps {
-        // The top level merges the steps; each step keeps its own figures.
+        // The top level merges the steps' recorders (histograms, counters);
+        // its verdicts fold the steps' (see `fold`).
         let total_s: f64 = data.steps.iter().map(|s| s.duration_s).sum();
         let offered = cfg.open_loop.then(|| {
             data.steps
@@ -458,43 +685,37 @@ pub fn build(data: &RunData) -> Report {
                 .sum::<f64>()
                 / total_s
         });
-        let mut step_reasons = Vec::new();
-        for (s, (r, _)) in data.steps.iter().zip(&per_step) {
-            step_reasons.extend(r.invalid_reasons.iter().map(|x| {
-                format!(
-                    "step {} ({} req/s): {x}",
-                    s.index + 1,
-                    s.rate.unwrap_or(0.0)
-                )
-            }));
-        }
+        let label =
+            |s: &StepData| format!("step {} ({} req/s)", s.index + 1, s.rate.unwrap_or(0.0));
+        let merged_level = |offered_rps: Option<f64>, class_level: bool| Level {
+            open_loop: cfg.open_loop,
+            idle: cfg.idle,
+            offered_rps,
+            duration_s: total_s,
+            window_end_ns: 0,
+            client_cpu_us: None,
+            server_cpu_us: None,
+            thread_cpu_shares: None,
+            with_intervals: false,
+            measurement_notes: Vec::new(),
+            server_notes: Vec::new(),
+            conns_open_at_end: None,
+            class_level,
+        };
         let mut classes = BTreeMap::new();
         for (i, spec) in cfg.classes.iter().enumerate() {
             let rec = merge_all(data.steps.iter().map(|s| &s.classes[i]));
             let mut r = result_of(
                 &rec,
-                Level {
-                    open_loop: cfg.open_loop,
-                    offered_rps: offered.map(|o| cfg.class_rate(i, o)),
-                    duration_s: total_s,
-                    client_cpu_us: None,
-                    server_cpu_us: None,
-                    thread_cpu_shares: None,
-                    with_intervals: false,
-                    extra_reasons: Vec::new(),
-                    class_level: cfg.classes.len() > 1,
-                },
+                merged_level(offered.map(|o| cfg.class_rate(i, o)), cfg.classes.len() > 1),
             );
-            // The merged class is valid only if it was in every step.
-            for (s, (_, cl)) in data.steps.iter().zip(&per_step) {
-                if let Some(c) = cl.get(&spec.name)
-                    && !c.result.valid
-                {
-                    r.invalid_reasons
-                        .push(format!("invalid in step {}", s.index + 1));
-                }
-            }
-            r.valid = r.invalid_reasons.is_empty();
+            let parts: Vec<(String, &RunResult)> = data
+                .steps
+                .iter()
+                .zip(&per_step)
+                .filter_map(|(s, (_, cl))| cl.get(&spec.name).map(|c| (label(s), &c.result)))
+                .collect();
+            fold(&mut r, &parts);
             let spec_report = per_step[0].1[&spec.name].spec.clone();
             classes.insert(
                 spec.name.clone(),
@@ -511,17 +732,18 @@ pub fn build(data: &RunData) -> Report {
         let mut r = result_of(
             &total,
             Level {
-                open_loop: cfg.open_loop,
-                offered_rps: offered,
-                duration_s: total_s,
                 client_cpu_us: Some(client_cpu),
                 server_cpu_us: server_cpu,
-                thread_cpu_shares: None,
-                with_intervals: false,
-                extra_reasons: step_reasons,
-                class_level: false,
+                ..merged_level(offered, false)
             },
         );
+        let parts: Vec<(String, &RunResult)> = data
+            .steps
+            .iter()
+            .zip(&per_step)
+            .map(|(s, (r, _))| (label(s), r))
+            .collect();
+        fold(&mut r, &parts);
         let bound: Vec<String> = per_step
             .iter()
             .zip(&data.steps)
@@ -565,7 +787,7 @@ pub fn build(data: &RunData) -> Report {
         args: cfg.argv.clone(),
         address: cfg.addr.to_string(),
         workload: if cfg.echo { "echo" } else { "work" }.into(),
-        load_model: if cfg.open_loop { "open" } else { "closed" }.into(),
+        load_model: cfg.load_model().into(),
         arrival: cfg.open_loop.then(|| cfg.arrival.as_str().to_string()),
         seed: cfg.seed,
         conns: cfg.total_conns(),
@@ -576,10 +798,12 @@ pub fn build(data: &RunData) -> Report {
         settle_s: cfg.settle.as_secs_f64(),
         timeout_s: cfg.timeout.as_secs_f64(),
         max_in_flight: cfg.open_loop.then_some(cfg.max_in_flight),
-        depth: (!cfg.open_loop).then_some(cfg.depth),
+        depth: cfg.closed_loop().then_some(cfg.depth),
         size_bytes: cfg.echo.then_some(cfg.size),
         data_size_bytes: (!cfg.echo).then_some(cfg.data_size),
         rate_steps_rps: cfg.rate_steps.then(|| cfg.rates.clone()),
+        start_at_unix_ms: cfg.start_at_unix_ms,
+        prime: cfg.idle.then_some(cfg.prime),
         result,
         classes,
         steps,
@@ -773,8 +997,27 @@ fn fmt_pcts(p: &Percentiles) -> String {
     )
 }
 
+/// Like `fmt_pcts`, with a `*` after each percentile the generator's own
+/// error leaves untrusted (p50, p99, p99.9).
+fn fmt_pcts_trust(p: &Percentiles, t: &Trusted) -> String {
+    let m = |v: f64, ok: bool, w: usize| {
+        let mark = if ok { " " } else { "*" };
+        format!("{:>w$}{mark}", format!("{v:.1}"), w = w - 1)
+    };
+    format!(
+        "{}{:>9.1}{}{}{:>10.1}{:>10.1}{:>9.1}",
+        m(p.p50, t.p50, 9),
+        p.p90,
+        m(p.p99, t.p99, 9),
+        m(p.p999, t.p999, 10),
+        p.p9999,
+        p.max,
+        p.mean
+    )
+}
+
 fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
-    let offered = r.offered_rps.map_or("closed loop".to_string(), |o| {
+    let offered = r.offered_rps.map_or("no schedule".to_string(), |o| {
         format!("offered {o:.1} req/s")
     });
     // Open loop: every scheduled request is recorded or counted as an error;
@@ -793,7 +1036,7 @@ fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
     };
     let _ = writeln!(
         s,
-        "{indent}rate: {offered}, achieved {:.1} req/s; requests {}{scheduled} (sent {}), errors {}{}",
+        "{indent}rate: {offered}, achieved {:.1} req/s (completed in the window); requests {}{scheduled} (sent {}), errors {}{}",
         r.achieved_rps,
         r.requests,
         r.requests_sent,
@@ -804,6 +1047,17 @@ fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
             String::new()
         }
     );
+    let d = &r.drain;
+    if d.outstanding_at_window_end > 0 {
+        let _ = writeln!(
+            s,
+            "{indent}drain: {} outstanding at the window's end: {} answered, {} timed out, {} failed, over {:.1} ms",
+            d.outstanding_at_window_end, d.answered, d.timed_out, d.failed, d.duration_ms
+        );
+    }
+    if let Some(why) = &r.overload_reason {
+        let _ = writeln!(s, "{indent}OVERLOADED: {why}");
+    }
     let _ = writeln!(
         s,
         "{indent}latency µs      {:>9}{:>9}{:>9}{:>10}{:>10}{:>10}{:>9}",
@@ -812,18 +1066,35 @@ fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
     let _ = writeln!(
         s,
         "{indent}  corrected     {}",
-        fmt_pcts(&r.latency_us.corrected)
+        fmt_pcts_trust(&r.latency_us.corrected, &r.latency_trusted)
     );
     let _ = writeln!(
         s,
         "{indent}  uncorrected   {}",
         fmt_pcts(&r.latency_us.uncorrected)
     );
+    let t = &r.latency_trusted;
+    if !(t.p50 && t.p99 && t.p999) && r.requests > 0 {
+        let _ = writeln!(
+            s,
+            "{indent}  * untrusted: the generator's send + receive lag there is not under max(10 % of it, 25 µs)"
+        );
+    }
+    if let Some(p) = r.lower_bound_from_percentile {
+        let _ = writeln!(
+            s,
+            "{indent}  censored: {} timed-out or lost requests ({:.2} %) recorded at their failure time; \
+             percentiles from p{p:.2} on are lower bounds",
+            r.censored,
+            r.censored_fraction * 100.0
+        );
+    }
     let _ = writeln!(
         s,
-        "{indent}send lag µs: p50 {:.1}, p99 {:.1}, max {:.1}{}",
+        "{indent}send lag µs: p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}{}",
         r.send_lag_us.p50,
         r.send_lag_us.p99,
+        r.send_lag_us.p999,
         r.send_lag_us.max,
         if r.in_flight_cap_hits > 0 {
             format!("; in-flight cap hit {} times", r.in_flight_cap_hits)
@@ -831,6 +1102,21 @@ fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
             String::new()
         }
     );
+    match &r.receive_lag_us {
+        Some(l) => {
+            let _ = writeln!(
+                s,
+                "{indent}receive lag µs: p50 {:.1}, p99 {:.1}, p99.9 {:.1}, max {:.1}",
+                l.p50, l.p99, l.p999, l.max
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "{indent}receive lag: unavailable (no kernel receive timestamps)"
+            );
+        }
+    }
     if let Some(c) = r.client_cpu_us {
         let mut line = format!("{indent}client CPU {:.3} s", c / 1e6);
         if let Some(p) = r.client_cpu_us_per_request {
@@ -843,6 +1129,9 @@ fn summary_block(s: &mut String, indent: &str, r: &RunResult) {
             }
         }
         let _ = writeln!(s, "{line}");
+    }
+    if let Some(n) = r.conns_open_at_end {
+        let _ = writeln!(s, "{indent}connections open at the end of the hold: {n}");
     }
     for m in r.first_mismatches.iter().take(3) {
         let _ = writeln!(s, "{indent}mismatch: {m}");
@@ -894,7 +1183,16 @@ pub fn summary(rep: &Report) -> String {
         for st in &rep.steps {
             let _ = writeln!(s, "step {} at {} req/s:", st.step, st.rate_rps);
             body(&mut s, &st.result, &st.classes);
-            let _ = writeln!(s, "  {}", if st.result.valid { "valid" } else { "INVALID" });
+            let _ = writeln!(
+                s,
+                "  {} measurement, server {}",
+                if st.result.valid { "valid" } else { "INVALID" },
+                if st.result.server_outcome.ok {
+                    "ok"
+                } else {
+                    "NOT ok"
+                }
+            );
         }
         let _ = writeln!(s, "all steps:");
         summary_block(&mut s, "  ", &rep.result);
@@ -902,10 +1200,22 @@ pub fn summary(rep: &Report) -> String {
     if let (Some(true), Some(why)) = (rep.result.client_bound, &rep.result.client_bound_reason) {
         let _ = writeln!(s, "client-bound: {why}");
     }
-    if rep.result.valid {
-        let _ = writeln!(s, "VALID: every rule held (send lag, rate, no errors)");
+    let r = &rep.result;
+    if r.valid {
+        let _ = writeln!(
+            s,
+            "VALID measurement: the generator kept its schedule and read in time"
+        );
     } else {
-        let _ = writeln!(s, "INVALID: {}", rep.result.invalid_reasons.join("; "));
+        let _ = writeln!(s, "INVALID measurement: {}", r.invalid_reasons.join("; "));
+    }
+    if r.server_outcome.ok {
+        let _ = writeln!(
+            s,
+            "SERVER OK: every request answered correctly, in time, not overloaded"
+        );
+    } else {
+        let _ = writeln!(s, "SERVER: {}", r.server_outcome.reasons.join("; "));
     }
     s
 }

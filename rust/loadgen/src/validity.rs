@@ -1,33 +1,77 @@
-//! When a run may be used (pure rules). A run the generator could not drive
-//! as asked — it fell behind its schedule, did not deliver the offered rate,
-//! or saw any error — is marked invalid with the reasons in words.
+//! When a run may be used (pure rules), in two lists kept apart:
+//!
+//! * **measurement** faults — the generator could not do what it was asked
+//!   (it fell behind its schedule, read its responses late, skipped checks):
+//!   the numbers describe the generator, not the server, and `valid` is
+//!   false;
+//! * **server outcomes** — errors, timeouts, resets, wrong bytes, overload,
+//!   a shortfall of answers: results about the server that a claim may use,
+//!   never a broken measurement.
+//!
+//! Per percentile, the generator's own error (send lag + receive lag) decides
+//! whether that percentile of the corrected latency can be trusted.
 
 use crate::record::ErrorCounts;
+use crate::report::Percentiles;
+use serde::{Deserialize, Serialize};
 
-/// Send lag p99 above this means the schedule was not kept.
+/// Send (or receive) lag p99 above this means the schedule was not kept.
 pub const MAX_SEND_LAG_P99_US: f64 = 1000.0;
-/// A class (of a multi-class mix) needs this many requests for its own send
-/// lag p99 to decide: below it the "p99" is its maximum, so one scheduler
+/// A class (of a multi-class mix) needs this many requests for its own lag
+/// p99s to decide: below it the "p99" is its maximum, so one scheduler
 /// hiccup of the shared machine would void the class. Its requests still
 /// count in the whole run's p99, which always decides, and their corrected
 /// latency includes any lag.
 pub const MIN_CLASS_REQUESTS_FOR_LAG_RULE: u64 = 100;
-/// Achieved rate may fall at most this fraction below the offered rate.
+/// Completions may fall at most this fraction below the schedule.
 pub const MAX_RATE_SHORTFALL: f64 = 0.01;
-/// A generator thread busy this share of the window is the bottleneck.
-pub const CLIENT_BOUND_CPU_SHARE: f64 = 0.95;
+/// Closed loop: a generator thread busy this share of the window co-limits
+/// throughput. At a busy share u a single-server queue holds on average
+/// u / (1 − u) responses waiting for the client: 4 at 80 %, 9 at 90 %, so
+/// from about 80 % on, responses the server has finished wait for the
+/// client often enough to hold back the next requests (round one saw the
+/// Go/tokio ratio pulled toward 1 at 90 %). 80 % also leaves a margin for
+/// the share's own error (clock ticks, the window's edges).
+pub const CLIENT_BOUND_CPU_SHARE: f64 = 0.80;
+/// Per percentile: the generator's error must stay under this share of the
+/// corrected latency at that percentile…
+pub const TRUST_SHARE: f64 = 0.10;
+/// …or under this many µs, whichever is larger (a constant wake-up cost
+/// common to both servers is not the tail we guard against).
+pub const TRUST_FLOOR_US: f64 = 25.0;
+/// The in-window completion rule allows at least this many missing
+/// completions: the requests in flight at the window's two edges (warm-up
+/// requests answered in it, window requests answered after it) differ by a
+/// request or two even for a server that keeps up, which is more than 1 % of
+/// a small class (20 req/s for 5 s is 100 requests).
+pub const MIN_EDGE_SLACK_REQUESTS: f64 = 2.0;
+/// The backlog grows when each quarter of the window's mean backlog exceeds
+/// the previous quarter's by at least this many requests…
+pub const MIN_BACKLOG_STEP_REQUESTS: f64 = 2.0;
+/// …and by at least this long at the offered rate (2 ms of added queueing
+/// per quarter: a stall late in the window raises one quarter, not three).
+pub const MIN_BACKLOG_STEP_S: f64 = 0.002;
 
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
     pub open_loop: bool,
+    /// Idle mode: no traffic is expected (no "no request completed" rule).
+    pub idle: bool,
     pub offered_rps: Option<f64>,
-    pub achieved_rps: f64,
     pub send_lag_p99_us: f64,
+    /// None when the kernel gave no receive timestamps.
+    pub receive_lag_p99_us: Option<f64>,
+    /// Correct responses to requests intended in the window (also those
+    /// answered in the drain).
     pub requests: u64,
-    /// Open loop: requests the schedule put in the window. The rate rule
-    /// compares completions with this (Poisson arrivals make it differ from
-    /// rate × duration by chance, which is not the server's doing).
+    /// Correct responses completed inside the window (any intended time).
+    pub completed_in_window: u64,
+    /// Open loop: requests the schedule put in the window. The rules compare
+    /// with this (Poisson arrivals make it differ from rate × duration by
+    /// chance, which is not the server's doing).
     pub requests_scheduled: Option<u64>,
+    /// Due, unresolved requests at evenly spaced instants of the window.
+    pub backlog: &'a [u64],
     pub errors: &'a ErrorCounts,
     pub record_errors: u64,
     pub body_checks_skipped: u64,
@@ -36,59 +80,166 @@ pub struct Facts<'a> {
     pub class_level: bool,
 }
 
-pub fn invalid_reasons(f: &Facts) -> Vec<String> {
-    let mut r = Vec::new();
-    if f.requests == 0 {
-        r.push("no request completed".to_string());
-    }
+/// The verdicts on one result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judgement {
+    /// Measurement faults (empty: the measurement is valid).
+    pub invalid_reasons: Vec<String>,
+    /// Server outcomes that are not "every request answered, in time".
+    pub server_reasons: Vec<String>,
+    /// Why the run counts as overloaded (open loop only).
+    pub overload_reason: Option<String>,
+    /// Fewer than 99 % of the scheduled requests were ever answered correctly.
+    pub shortfall: bool,
+}
+
+pub fn judge(f: &Facts) -> Judgement {
+    let mut j = Judgement::default();
     let lag_decides =
         f.requests > 0 && (!f.class_level || f.requests >= MIN_CLASS_REQUESTS_FOR_LAG_RULE);
     if f.open_loop && lag_decides && f.send_lag_p99_us > MAX_SEND_LAG_P99_US {
-        r.push(format!(
+        j.invalid_reasons.push(format!(
             "send lag p99 {:.0} µs exceeds {MAX_SEND_LAG_P99_US:.0} µs: the generator fell behind its schedule",
             f.send_lag_p99_us
         ));
     }
+    // Closed loop: a busy generator leaves responses waiting in their
+    // sockets by design (the next request waits for the client too); that
+    // is `client_bound` and the per-percentile trust, not an invalid run.
+    if let Some(r) = f.receive_lag_p99_us
+        && f.open_loop
+        && lag_decides
+        && r > MAX_SEND_LAG_P99_US
+    {
+        j.invalid_reasons.push(format!(
+            "receive lag p99 {r:.0} µs exceeds {MAX_SEND_LAG_P99_US:.0} µs: the generator read its responses late"
+        ));
+    }
+    if f.body_checks_skipped > 0 {
+        j.invalid_reasons.push(format!(
+            "{} body checks skipped: the verifier fell behind",
+            f.body_checks_skipped
+        ));
+    }
+    if f.record_errors > 0 {
+        j.invalid_reasons.push(format!(
+            "{} values could not be recorded in a histogram",
+            f.record_errors
+        ));
+    }
+
+    if f.requests == 0 && !f.idle {
+        j.server_reasons.push("no request completed".to_string());
+    }
     if let (true, Some(offered), Some(scheduled)) =
         (f.open_loop, f.offered_rps, f.requests_scheduled)
         && scheduled > 0
-        && (f.requests as f64) < scheduled as f64 * (1.0 - MAX_RATE_SHORTFALL)
     {
-        r.push(format!(
-            "achieved {:.1} req/s is {:.1} % below the offered {offered:.1} req/s \
-             ({} of {scheduled} scheduled requests completed; limit {:.0} %)",
-            f.achieved_rps,
-            (1.0 - f.requests as f64 / scheduled as f64) * 100.0,
-            f.requests,
-            MAX_RATE_SHORTFALL * 100.0
-        ));
+        let floor = scheduled as f64 * (1.0 - MAX_RATE_SHORTFALL);
+        if (f.requests as f64) < floor {
+            j.shortfall = true;
+            j.server_reasons.push(format!(
+                "shortfall: {} of {scheduled} scheduled requests were answered correctly \
+                 ({:.1} % missing; limit {:.0} %)",
+                f.requests,
+                (1.0 - f.requests as f64 / scheduled as f64) * 100.0,
+                MAX_RATE_SHORTFALL * 100.0
+            ));
+        }
+        let mut why = Vec::new();
+        let slack = (scheduled as f64 * MAX_RATE_SHORTFALL).max(MIN_EDGE_SLACK_REQUESTS);
+        if (f.completed_in_window as f64) < scheduled as f64 - slack {
+            why.push(format!(
+                "{} responses completed in the window for {scheduled} scheduled \
+                 ({:.1} % below the offered {offered:.1} req/s; limit {:.0} %)",
+                f.completed_in_window,
+                (1.0 - f.completed_in_window as f64 / scheduled as f64) * 100.0,
+                MAX_RATE_SHORTFALL * 100.0
+            ));
+        }
+        if let Some(g) = backlog_growth(f.backlog, offered) {
+            why.push(g);
+        }
+        if !why.is_empty() {
+            let reason = format!("overloaded: {}", why.join("; "));
+            j.server_reasons.push(reason.clone());
+            j.overload_reason = Some(reason);
+        }
     }
     if f.errors.total > 0 {
-        r.push(format!(
+        j.server_reasons.push(format!(
             "{} error{} ({})",
             f.errors.total,
             if f.errors.total == 1 { "" } else { "s" },
             f.errors.describe()
         ));
     }
-    if f.body_checks_skipped > 0 {
-        r.push(format!(
-            "{} body checks skipped: the verifier thread fell behind",
-            f.body_checks_skipped
-        ));
+    j
+}
+
+/// The backlog (due requests not yet answered: in flight at the server or
+/// held back unsent) grows through the window when the mean of each quarter
+/// of the samples exceeds the previous quarter's by a step of at least
+/// `MIN_BACKLOG_STEP_REQUESTS` and `MIN_BACKLOG_STEP_S` × the offered rate.
+/// Returns the reason in words, or None (also with fewer than 8 samples).
+pub fn backlog_growth(samples: &[u64], offered_rps: f64) -> Option<String> {
+    if samples.len() < 8 {
+        return None;
     }
-    if f.record_errors > 0 {
-        r.push(format!(
-            "{} values could not be recorded in a histogram",
-            f.record_errors
-        ));
+    let q = samples.len() / 4;
+    let means: Vec<f64> = (0..4)
+        .map(|k| {
+            let part = &samples[k * q..if k == 3 { samples.len() } else { (k + 1) * q }];
+            part.iter().sum::<u64>() as f64 / part.len() as f64
+        })
+        .collect();
+    let step = MIN_BACKLOG_STEP_REQUESTS.max(offered_rps * MIN_BACKLOG_STEP_S);
+    let growing = means.windows(2).all(|w| w[1] - w[0] >= step);
+    growing.then(|| {
+        format!(
+            "the backlog of due, unanswered requests grew through the window \
+             (quarter means {:.0} → {:.0} → {:.0} → {:.0}, {:.1} ms of queueing at the offered rate)",
+            means[0],
+            means[1],
+            means[2],
+            means[3],
+            (means[3] - means[0]) / offered_rps * 1e3
+        )
+    })
+}
+
+/// Which percentiles of the corrected latency the generator's own error
+/// leaves trustworthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Trusted {
+    pub p50: bool,
+    pub p99: bool,
+    pub p999: bool,
+}
+
+/// At p50, p99 and p99.9: send lag + receive lag at that percentile must be
+/// under `TRUST_SHARE` of the corrected latency there or under
+/// `TRUST_FLOOR_US`, whichever is larger. Without receive timestamps only
+/// send lag counts. Nothing recorded: nothing trusted.
+pub fn latency_trusted(
+    corrected: &Percentiles,
+    send_lag: &Percentiles,
+    receive_lag: Option<&Percentiles>,
+    recorded: bool,
+) -> Trusted {
+    let ok = |c: f64, s: f64, r: f64| recorded && s + r < (TRUST_SHARE * c).max(TRUST_FLOOR_US);
+    let r = receive_lag.copied().unwrap_or_default();
+    Trusted {
+        p50: ok(corrected.p50, send_lag.p50, r.p50),
+        p99: ok(corrected.p99, send_lag.p99, r.p99),
+        p999: ok(corrected.p999, send_lag.p999, r.p999),
     }
-    r
 }
 
 /// Whether the generator, not the server, limited the run. Closed loop: a
-/// thread was busy ≥ 95 % of the window. Open loop: the pacer spins, so CPU
-/// share says nothing; a send lag p99 over 1 ms says the generator fell behind.
+/// thread was busy ≥ `CLIENT_BOUND_CPU_SHARE` of the window. Open loop:
+/// a send lag p99 over 1 ms says the generator fell behind (its CPU share
+/// includes the busy wait before each send, so it says nothing here).
 pub fn client_bound(
     open_loop: bool,
     send_lag_p99_us: f64,
@@ -113,7 +264,7 @@ pub fn client_bound(
         Some((i, &share)) if share >= CLIENT_BOUND_CPU_SHARE => (
             true,
             Some(format!(
-                "generator thread {i} was busy {:.0} % of the window (limit {:.0} %): the client, not the server, limited throughput",
+                "generator thread {i} was busy {:.0} % of the window (limit {:.0} %): the client, not only the server, limited throughput",
                 share * 100.0,
                 CLIENT_BOUND_CPU_SHARE * 100.0
             )),
@@ -129,11 +280,14 @@ mod tests {
     fn facts(errors: &ErrorCounts) -> Facts<'_> {
         Facts {
             open_loop: true,
+            idle: false,
             offered_rps: Some(1000.0),
-            achieved_rps: 995.0,
             send_lag_p99_us: 12.0,
+            receive_lag_p99_us: Some(5.0),
             requests: 9950,
+            completed_in_window: 9960,
             requests_scheduled: Some(10_000),
+            backlog: &[],
             errors,
             record_errors: 0,
             body_checks_skipped: 0,
@@ -142,40 +296,121 @@ mod tests {
     }
 
     #[test]
-    fn a_clean_run_is_valid() {
+    fn a_clean_run_is_valid_and_ok() {
         let e = ErrorCounts::default();
-        assert!(invalid_reasons(&facts(&e)).is_empty());
+        assert_eq!(judge(&facts(&e)), Judgement::default());
     }
 
     #[test]
-    fn each_rule_gives_its_reason() {
+    fn generator_faults_are_measurement_faults() {
         let e = ErrorCounts::default();
         let mut f = facts(&e);
         f.send_lag_p99_us = 1500.0;
-        let r = invalid_reasons(&f);
-        assert_eq!(r.len(), 1);
-        assert!(r[0].contains("send lag p99 1500"), "{r:?}");
+        let j = judge(&f);
+        assert_eq!(j.invalid_reasons.len(), 1);
+        assert!(j.invalid_reasons[0].contains("send lag p99 1500"), "{j:?}");
+        assert!(j.server_reasons.is_empty());
 
         let mut f = facts(&e);
-        f.requests = 9899;
-        f.achieved_rps = 989.9;
-        let r = invalid_reasons(&f);
+        f.receive_lag_p99_us = Some(2500.0);
+        f.body_checks_skipped = 3;
+        let j = judge(&f);
         assert!(
-            r[0].contains("1.0 % below") && r[0].contains("9899 of 10000"),
-            "{r:?}"
+            j.invalid_reasons[0].contains("receive lag p99 2500"),
+            "{j:?}"
+        );
+        assert!(
+            j.invalid_reasons[1].contains("3 body checks skipped"),
+            "{j:?}"
+        );
+        // Without timestamps there is no receive rule.
+        f.receive_lag_p99_us = None;
+        assert_eq!(judge(&f).invalid_reasons.len(), 1);
+    }
+
+    #[test]
+    fn errors_shortfall_and_overload_are_server_outcomes() {
+        let mut e2 = ErrorCounts::default();
+        e2.add_kind(crate::record::ErrorKind::Reset, 1);
+        let j = judge(&facts(&e2));
+        assert!(j.invalid_reasons.is_empty());
+        assert_eq!(j.server_reasons, vec!["1 error (1 reset)".to_string()]);
+
+        let e = ErrorCounts::default();
+        let mut f = facts(&e);
+        f.requests = 9899;
+        let j = judge(&f);
+        assert!(j.shortfall && j.overload_reason.is_none(), "{j:?}");
+        assert!(
+            j.server_reasons[0].contains("9899 of 10000") && j.server_reasons[0].contains("1.0 %"),
+            "{j:?}"
         );
         // Exactly 1 % below is still fine.
         f.requests = 9900;
-        assert!(invalid_reasons(&f).is_empty());
+        assert!(!judge(&f).shortfall);
 
-        let mut e2 = ErrorCounts::default();
-        e2.add_kind(crate::record::ErrorKind::Reset, 1);
-        let r = invalid_reasons(&facts(&e2));
-        assert_eq!(r, vec!["1 error (1 reset)".to_string()]);
+        // All answered, but late: too few completed inside the window.
+        let mut f = facts(&e);
+        f.requests = 10_000;
+        f.completed_in_window = 6_000;
+        let j = judge(&f);
+        assert!(!j.shortfall);
+        let why = j.overload_reason.unwrap();
+        assert!(
+            why.contains("6000 responses completed in the window"),
+            "{why}"
+        );
+
+        // A small class: two missing at the edges are not overload.
+        let mut f = facts(&e);
+        f.requests_scheduled = Some(100);
+        f.requests = 100;
+        f.completed_in_window = 98;
+        assert_eq!(judge(&f), Judgement::default());
+        f.completed_in_window = 97;
+        assert!(judge(&f).overload_reason.is_some());
 
         let mut f = facts(&e);
         f.requests = 0;
-        assert!(invalid_reasons(&f)[0].contains("no request"));
+        f.completed_in_window = 0;
+        assert!(judge(&f).server_reasons[0].contains("no request"));
+        // Idle mode without priming expects no traffic.
+        f.open_loop = false;
+        f.idle = true;
+        f.requests_scheduled = None;
+        assert_eq!(judge(&f), Judgement::default());
+    }
+
+    #[test]
+    fn a_growing_backlog_is_overload_and_a_late_stall_is_not() {
+        // 20 samples growing linearly by 5 per sample at 1000 req/s: quarter
+        // steps of 25 requests ≥ max(2, 2 ms × 1000/s).
+        let growing: Vec<u64> = (0..20).map(|i| 3 + 5 * i).collect();
+        let why = backlog_growth(&growing, 1000.0).unwrap();
+        assert!(
+            why.contains("backlog") && why.contains("quarter means 13 → 38 → 63 → 88"),
+            "{why}"
+        );
+        // One burst in the last quarter raises one quarter only.
+        let mut stall = vec![2u64; 20];
+        for s in &mut stall[16..] {
+            *s = 500;
+        }
+        assert_eq!(backlog_growth(&stall, 1000.0), None);
+        // Noise around a constant, and too few samples.
+        let flat: Vec<u64> = (0..20).map(|i| 4 + i % 3).collect();
+        assert_eq!(backlog_growth(&flat, 1000.0), None);
+        assert_eq!(backlog_growth(&growing[..7], 1000.0), None);
+        // The step scales with the rate: 25 requests per quarter is 0.5 ms
+        // at 50k req/s, under the 2 ms step.
+        assert_eq!(backlog_growth(&growing, 50_000.0), None);
+        // Through `judge`, with everything answered in the window.
+        let e = ErrorCounts::default();
+        let mut f = facts(&e);
+        f.backlog = &growing;
+        let j = judge(&f);
+        assert!(j.overload_reason.unwrap().contains("backlog"));
+        assert!(j.invalid_reasons.is_empty());
     }
 
     #[test]
@@ -185,37 +420,78 @@ mod tests {
         f.send_lag_p99_us = 3800.0;
         f.class_level = true;
         f.requests = 20;
+        f.completed_in_window = 20;
         f.requests_scheduled = Some(20);
-        f.achieved_rps = 20.0;
         f.offered_rps = Some(20.0);
-        assert!(invalid_reasons(&f).is_empty());
+        assert!(judge(&f).invalid_reasons.is_empty());
         f.requests = 100;
+        f.completed_in_window = 100;
         f.requests_scheduled = Some(100);
-        assert!(invalid_reasons(&f)[0].contains("send lag p99 3800"));
+        assert!(judge(&f).invalid_reasons[0].contains("send lag p99 3800"));
         // The whole run decides at any size.
         f.class_level = false;
         f.requests = 20;
+        f.completed_in_window = 20;
         f.requests_scheduled = Some(20);
-        assert!(invalid_reasons(&f)[0].contains("send lag p99 3800"));
+        assert!(judge(&f).invalid_reasons[0].contains("send lag p99 3800"));
     }
 
     #[test]
-    fn closed_loop_ignores_rate_and_lag() {
+    fn closed_loop_ignores_rate_and_lags() {
         let e = ErrorCounts::default();
         let mut f = facts(&e);
         f.open_loop = false;
         f.offered_rps = None;
         f.requests_scheduled = None;
-        f.achieved_rps = 1.0;
         f.send_lag_p99_us = 50_000.0;
-        assert!(invalid_reasons(&f).is_empty());
+        f.receive_lag_p99_us = Some(12_000.0);
+        assert_eq!(judge(&f), Judgement::default());
+    }
+
+    #[test]
+    fn trust_per_percentile() {
+        let p = |p50: f64, p99: f64, p999: f64| Percentiles {
+            p50,
+            p99,
+            p999,
+            ..Default::default()
+        };
+        let corrected = p(40.0, 1000.0, 20_000.0);
+        // p50: 10 + 10 = 20 < max(4, 25); p99: 90 + 20 = 110 ≥ 100;
+        // p99.9: 1500 + 400 < 2000.
+        let t = latency_trusted(
+            &corrected,
+            &p(10.0, 90.0, 1500.0),
+            Some(&p(10.0, 20.0, 400.0)),
+            true,
+        );
+        assert_eq!(
+            t,
+            Trusted {
+                p50: true,
+                p99: false,
+                p999: true
+            }
+        );
+        // Without receive timestamps only send lag counts.
+        let t = latency_trusted(&corrected, &p(10.0, 90.0, 1500.0), None, true);
+        assert!(t.p99);
+        // Exactly at the floor is not under it.
+        let t = latency_trusted(&p(10.0, 10.0, 10.0), &p(25.0, 0.0, 0.0), None, true);
+        assert!(!t.p50 && t.p99);
+        assert_eq!(
+            latency_trusted(&corrected, &p(0.0, 0.0, 0.0), None, false),
+            Trusted::default()
+        );
     }
 
     #[test]
     fn client_bound_rules() {
         assert_eq!(client_bound(false, 0.0, &[0.5, 0.7]), (false, None));
-        let (b, why) = client_bound(false, 0.0, &[0.5, 0.97]);
-        assert!(b && why.unwrap().contains("thread 1 was busy 97 %"));
+        let (b, why) = client_bound(false, 0.0, &[0.5, 0.85]);
+        assert!(b && why.unwrap().contains("thread 1 was busy 85 %"));
+        assert!(client_bound(false, 0.0, &[0.80]).0);
+        assert!(!client_bound(false, 0.0, &[0.79]).0);
         assert_eq!(client_bound(true, 10.0, &[1.0]), (false, None));
         assert!(client_bound(true, 2000.0, &[0.1]).0);
     }

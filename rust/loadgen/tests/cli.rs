@@ -23,7 +23,7 @@ fn stderr_line(o: &Output) -> String {
 
 #[test]
 fn usage_errors_are_one_line_and_exit_2() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["--address", "127.0.0.1:9", "--rate", "1", "--bogus"],
             "--bogus",
@@ -31,6 +31,29 @@ fn usage_errors_are_one_line_and_exit_2() {
         (
             &["--address", "192.168.1.1:80", "--rate", "1"],
             "not a loopback",
+        ),
+        (
+            &["--address", "198.18.0.2:80", "--rate", "1"],
+            "--allow-non-loopback",
+        ),
+        (
+            &[
+                "--address",
+                "127.0.0.1:9",
+                "--rate",
+                "1",
+                "--start-at",
+                "1000",
+            ],
+            "in the past",
+        ),
+        (
+            &["--address", "127.0.0.1:9", "--idle", "--prime", "x"],
+            "--prime",
+        ),
+        (
+            &["--address", "127.0.0.1:9", "--rate", "1", "--prime", "1"],
+            "--prime applies to --idle",
         ),
         (
             &[
@@ -68,6 +91,23 @@ fn usage_errors_are_one_line_and_exit_2() {
         let e = stderr_line(&o);
         assert!(e.contains(want), "{args:?}: {e}");
     }
+    // More than 60 s ahead.
+    let later = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 120_000)
+        .to_string();
+    let o = loadgen(&[
+        "--address",
+        "127.0.0.1:9",
+        "--rate",
+        "1",
+        "--start-at",
+        &later,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("ahead"));
     let o = loadgen(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("--max-in-flight"));
@@ -99,10 +139,11 @@ fn a_down_server_is_exit_1_with_a_report() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("INVALID") && out.contains("connect"), "{out}");
+    assert!(out.contains("SERVER: ") && out.contains("connect"), "{out}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(doc["valid"], false);
+    // A server that is not there is its outcome, not a measurement fault.
+    assert_eq!(doc["server_outcome"]["ok"], false);
     assert_eq!(doc["errors"]["connect"], 2);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -149,7 +190,12 @@ fn exit_code_follows_validity() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["errors"]["total"], 0);
     let valid = doc["valid"].as_bool().unwrap();
-    assert_eq!(o.status.code(), Some(if valid { 0 } else { 1 }), "{doc}");
+    let ok = doc["server_outcome"]["ok"].as_bool().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(if valid && ok { 0 } else { 1 }),
+        "{doc}"
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("corrected") && out.contains("uncorrected") && out.contains("send lag"));
     assert!(o.stderr.is_empty());

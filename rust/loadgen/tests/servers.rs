@@ -5,30 +5,13 @@
 
 mod common;
 
-use common::{fraction_above, run, serial, start_server};
+use common::{fraction_above, run, serial, signal, stall_later, start_server};
 use rtc_loadgen::report::decode_histogram;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 const MS: u64 = 1_000_000;
-
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) on a child we started and have not reaped.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
-}
-
-/// Stops `pid` with SIGSTOP after `after`, resumes it `for_` later.
-fn stall_later(pid: u32, after: Duration, for_: Duration) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        std::thread::sleep(after);
-        signal(pid, libc::SIGSTOP);
-        std::thread::sleep(for_);
-        signal(pid, libc::SIGCONT);
-    })
-}
 
 #[test]
 fn echo_is_correct_at_every_size_on_both_servers() {
@@ -175,14 +158,15 @@ fn wrong_id_work_server() -> SocketAddr {
 }
 
 #[test]
-fn wrong_responses_are_counted_described_and_make_the_run_invalid() {
+fn wrong_responses_are_counted_described_and_are_the_servers_outcome() {
     let _g = serial();
     let addr = corrupting_echo_server();
     let out = run(&format!(
         "--address {addr} --rate 200 --conns 2 --threads 1 --duration 0.5 --warmup 0"
     ));
     let r = &out.report.result;
-    assert!(!out.valid);
+    // Wrong bytes are the server's doing, not a measurement fault.
+    assert!(!out.server_ok);
     assert_eq!(r.errors.mismatch, 2, "{:?}", r.first_mismatches);
     assert!(
         r.first_mismatches
@@ -197,7 +181,7 @@ fn wrong_responses_are_counted_described_and_make_the_run_invalid() {
         "--address {addr} --workload work --rate 300 --conns 3 --threads 1 --duration 0.5 --warmup 0"
     ));
     let r = &out.report.result;
-    assert!(!out.valid);
+    assert!(!out.server_ok);
     assert!(r.errors.mismatch > 10, "{r:?}");
     assert!(
         r.first_mismatches[0].contains("response carries id"),
@@ -205,7 +189,15 @@ fn wrong_responses_are_counted_described_and_make_the_run_invalid() {
         r.first_mismatches
     );
     assert!(
-        r.invalid_reasons.iter().any(|x| x.contains("mismatch")),
+        r.server_outcome
+            .reasons
+            .iter()
+            .any(|x| x.contains("mismatch")),
+        "{:?}",
+        r.server_outcome.reasons
+    );
+    assert!(
+        !r.invalid_reasons.iter().any(|x| x.contains("mismatch")),
         "{:?}",
         r.invalid_reasons
     );
@@ -215,6 +207,23 @@ fn wrong_responses_are_counted_described_and_make_the_run_invalid() {
 /// a timeout, a wrong response, or lost with its connection.
 fn accounted(r: &rtc_loadgen::report::RunResult) -> u64 {
     r.requests + r.errors.timeout + r.errors.mismatch + r.requests_lost
+}
+
+/// Each timed-out or lost request is in the corrected histogram, censored at
+/// its failure time: the histogram holds the answers plus exactly those.
+fn assert_censored(r: &rtc_loadgen::report::RunResult, what: &str) {
+    assert_eq!(
+        r.censored,
+        r.errors.timeout + r.requests_lost,
+        "{what}: {r:?}"
+    );
+    let corrected = decode_histogram(&r.histograms.latency_corrected_ns).unwrap();
+    assert_eq!(corrected.len(), r.requests + r.censored, "{what}");
+    if r.censored > 0 {
+        assert!(r.censored_fraction > 0.0, "{what}");
+        let from = r.lower_bound_from_percentile.expect("censored values");
+        assert!((0.0..=100.0).contains(&from), "{what}: {from}");
+    }
 }
 
 /// Measured window of 4 s at 500 req/s with a 1 s SIGSTOP inside it.
@@ -374,7 +383,7 @@ fn a_killed_server_ends_the_run_with_errors_not_a_hang() {
     let _ = s.wait_timeout(Duration::from_secs(1));
     let r = &out.report.result;
     assert!(took < Duration::from_secs(6), "took {took:?}");
-    assert!(!out.valid);
+    assert!(!out.server_ok);
     assert!(r.errors.closed + r.errors.reset > 0, "{:?}", r.errors);
     assert!(r.errors.connect > 0, "{:?}", r.errors);
     assert!(r.requests > 0 && r.requests < r.requests_scheduled.unwrap());
@@ -382,6 +391,7 @@ fn a_killed_server_ends_the_run_with_errors_not_a_hang() {
     // they are counted (as timeouts), not dropped.
     assert!(r.requests_sent < r.requests_scheduled.unwrap());
     assert_eq!(accounted(r), r.requests_scheduled.unwrap(), "{r:?}");
+    assert_censored(r, "killed");
 }
 
 #[test]
@@ -404,8 +414,25 @@ fn a_server_stalled_past_the_timeout_counts_timeouts_and_the_run_ends() {
         let r = &out.report.result;
         // Window end + timeout + the drain's slack, plus start-up.
         assert!(took < Duration::from_secs(5), "{extra}: took {took:?}");
-        assert!(!out.valid);
+        assert!(!out.server_ok);
         assert!(r.errors.timeout > 0, "{extra}: {:?}", r.errors);
+        // Timeouts are data: censored at (failure − intended) ≥ the timeout
+        // for the ones that were sent, at the deadline for the others.
+        assert_censored(r, extra);
+        let corrected = decode_histogram(&r.histograms.latency_corrected_ns).unwrap();
+        assert!(
+            corrected.max() >= 450_000_000,
+            "{extra}: {}",
+            corrected.max()
+        );
+        assert!(
+            r.server_outcome
+                .reasons
+                .iter()
+                .any(|x| x.contains("timeout")),
+            "{extra}: {:?}",
+            r.server_outcome.reasons
+        );
         // Nothing vanishes: unanswered and never-sent requests are timeouts.
         assert_eq!(r.requests_scheduled, Some(400), "{extra}");
         assert_eq!(accounted(r), 400, "{extra}: {r:?}");
@@ -429,15 +456,16 @@ fn nothing_listening_is_reported_at_once() {
     ));
     assert!(t.elapsed() < Duration::from_secs(3));
     let r = &out.report.result;
-    assert!(!out.valid);
+    assert!(!out.server_ok);
     assert_eq!(r.errors.connect, 3);
     assert_eq!(r.requests, 0);
     assert!(
-        r.invalid_reasons
+        r.server_outcome
+            .reasons
             .iter()
             .any(|x| x.contains("no connection")),
         "{:?}",
-        r.invalid_reasons
+        r.server_outcome.reasons
     );
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -68,7 +69,7 @@ pub fn schema() -> Value {
 }
 
 /// Checks `doc` against the schema: types, required keys, enums, consts,
-/// minimums, and — stricter than JSON Schema's default — that every key
+/// minimums, anyOf, and — stricter than JSON Schema's default — that every key
 /// the document has is declared, so the schema cannot fall behind the code.
 pub fn check_schema(doc: &Value) -> Vec<String> {
     let s = schema();
@@ -124,6 +125,16 @@ fn check(
     errs: &mut Vec<String>,
 ) {
     let schema = resolve(root, schema);
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        let fits = any.iter().any(|sub| {
+            let mut e = Vec::new();
+            check(root, sub, v, path, strict, &mut e);
+            e.is_empty()
+        });
+        if !fits {
+            errs.push(format!("{path}: {v} matches none of anyOf"));
+        }
+    }
     for sub in schema
         .get("allOf")
         .and_then(Value::as_array)
@@ -197,6 +208,23 @@ fn check(
             check(root, items, x, &format!("{path}[{i}]"), true, errs);
         }
     }
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// Stops `pid` with SIGSTOP after `after`, resumes it `for_` later.
+pub fn stall_later(pid: u32, after: Duration, for_: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        signal(pid, libc::SIGSTOP);
+        std::thread::sleep(for_);
+        signal(pid, libc::SIGCONT);
+    })
 }
 
 /// Share of a decoded histogram's values above `ns`.

@@ -453,7 +453,7 @@ pub fn render_hol(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 format!("Probe latency next to an always-ready stream — {}", sc.id),
                 "probe p99, corrected (log scale)".to_string(),
                 format!(
-                    "{}. Each row is a server variant: corrected p99 of the 64 B probe requests, median over repeats (filled marker) with the interval of the median (line) and each repeat (rings).{}",
+                    "{}. Each row is a server variant: corrected p99 of the 64 B probe requests, median over repeats (filled marker) with the interval of the median (line) and each repeat (rings); a repeat whose p99 the load generator does not vouch for (its own lag could have made it) is left out and named under Problems.{}",
                     sc.title,
                     cov.sentence("Line")
                 ),
@@ -463,7 +463,7 @@ pub fn render_hol(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 format!("Head-of-line blocking — {}", sc.id),
                 "light-request p99, corrected (log scale)".to_string(),
                 format!(
-                    "{}. Each row is a server variant: corrected p99 of the light requests, median over repeats (filled marker), interval of the median (line), each repeat (rings){}. Dashed: how long a heavy job asks the server to work (from the mix and the SHA-256 calibration).{}",
+                    "{}. Each row is a server variant: corrected p99 of the light requests, median over repeats (filled marker), interval of the median (line), each repeat (rings){}; a repeat whose p99 the load generator does not vouch for is left out and named under Problems. Dashed: how long a heavy job asks the server to work (from the mix and the SHA-256 calibration); the heavy job's measured service time per variant is in the spectrum of its class.{}",
                     sc.title,
                     base.map(|b| format!(
                         "; hollow diamond: the same variant's light p99 in {} (no heavy jobs)",

@@ -23,8 +23,13 @@ pub const PERCENTILES: &[(&str, &str, super::Marker)] = &[
 pub struct Curve {
     pub variant: String,
     pub style: VariantStyle,
-    /// Per percentile (index into PERCENTILES): (achieved req/s, latency estimate in µs).
-    pub points: Vec<Vec<(f64, Estimate)>>,
+    /// Per percentile (index into PERCENTILES): (achieved req/s, latency
+    /// estimate in µs, trusted). A percentile the load generator does not
+    /// vouch for (its own lag could have made it) is drawn hollow.
+    pub points: Vec<Vec<(f64, Estimate, bool)>>,
+    /// Achieved req/s of the steps where the server was overloaded (its
+    /// backlog grew): marked, at the rate it achieved.
+    pub overloaded_at: Vec<f64>,
     pub capacity_rps: Option<f64>,
 }
 
@@ -57,14 +62,20 @@ impl Chart for Knee {
         let lat = self
             .curves
             .iter()
-            .flat_map(|c| c.points.iter().flatten().flat_map(|(_, e)| [e.lo, e.hi]));
+            .flat_map(|c| c.points.iter().flatten().flat_map(|(_, e, _)| [e.lo, e.hi]));
         let Some((y0, y1)) = log_range(lat) else {
             return say(&area, "no rate step with valid repeats");
         };
         let x_hi = self
             .curves
             .iter()
-            .flat_map(|c| c.points.iter().flatten().map(|p| p.0).chain(c.capacity_rps))
+            .flat_map(|c| {
+                c.points
+                    .iter()
+                    .flatten()
+                    .map(|p| p.0)
+                    .chain(c.capacity_rps)
+            })
             .fold(0.0, f64::max)
             * 1.08;
         let yk: Vec<f64> = log_ticks(10f64.powf(y0), 10f64.powf(y1))
@@ -126,7 +137,7 @@ impl Chart for Knee {
             for (i, pts) in c.points.iter().enumerate() {
                 let line: Vec<(f64, f64)> = pts
                     .iter()
-                    .map(|(x, est)| (*x, est.median.max(0.001).log10()))
+                    .map(|(x, est, _)| (*x, est.median.max(0.001).log10()))
                     .collect();
                 let s = chart
                     .draw_series(LineSeries::new(
@@ -137,7 +148,7 @@ impl Chart for Knee {
                 if i == 0 {
                     s.label(c.variant.clone()).legend(super::legend_entry(st));
                 }
-                for (x, est) in pts {
+                for (x, est, _) in pts {
                     let (lo, hi) = (est.lo.max(0.001).log10(), est.hi.max(0.001).log10());
                     chart
                         .draw_series(std::iter::once(PathElement::new(
@@ -147,10 +158,32 @@ impl Chart for Knee {
                         .map_err(e)?;
                 }
                 chart
-                    .draw_series(
-                        line.into_iter()
-                            .map(|p| super::marker(p, PERCENTILES[i].2, st.color, 6, true)),
-                    )
+                    .draw_series(line.into_iter().zip(pts).map(|(p, (_, _, trusted))| {
+                        super::marker(p, PERCENTILES[i].2, st.color, 6, *trusted)
+                    }))
+                    .map_err(e)?;
+            }
+            for x in &c.overloaded_at {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        "overloaded",
+                        (*x, y0 + (y1 - y0) * 0.04),
+                        font(13)
+                            .color(&st.color)
+                            .pos(plotters::style::text_anchor::Pos::new(
+                                plotters::style::text_anchor::HPos::Center,
+                                plotters::style::text_anchor::VPos::Bottom,
+                            )),
+                    )))
+                    .map_err(e)?;
+                chart
+                    .draw_series(std::iter::once(super::marker(
+                        (*x, y0 + (y1 - y0) * 0.02),
+                        super::Marker::Cross,
+                        st.color,
+                        6,
+                        true,
+                    )))
                     .map_err(e)?;
             }
         }
@@ -202,22 +235,65 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
             .unwrap_or_default();
         let mut curves = Vec::new();
         for v in &sc.variants {
+            let trials: Vec<&crate::run::trial::TrialRecord> = run
+                .trials
+                .iter()
+                .filter(|t| {
+                    t.scenario == sc.id
+                        && &t.variant == v
+                        && t.status == crate::run::trial::Status::Ok
+                })
+                .collect();
             let mut points = vec![Vec::new(); PERCENTILES.len()];
+            let mut overloaded_at = Vec::new();
             for k in 1..=steps {
-                let Some(x) = sc
-                    .metrics
-                    .get(&format!("{}.step{k}.achieved_rps", client.name))
-                    .and_then(|m| m.get(v))
-                else {
-                    continue;
+                let step = format!("{}.step{k}", client.name);
+                // Per trial, from its own metrics: a dropped step leaves
+                // no point; a dropped (untrusted) percentile a hollow one.
+                let kept = |t: &&&crate::run::trial::TrialRecord, m: &str| {
+                    !t.measurement.dropped.iter().any(|d| {
+                        d.prefix.trim_end_matches('.') == step
+                            || (m.starts_with(&d.prefix) && d.prefix.contains("latency_us"))
+                    })
                 };
+                let xs: Vec<f64> = trials
+                    .iter()
+                    .filter(|t| kept(t, ""))
+                    .filter_map(|t| t.metrics.get(&format!("{step}.achieved_rps")).copied())
+                    .collect();
+                if xs.is_empty() {
+                    continue;
+                }
+                let x = crate::analyse::stats::median(&xs);
+                let over = trials
+                    .iter()
+                    .filter(|t| kept(t, ""))
+                    .filter(|t| {
+                        t.clients[0]
+                            .document
+                            .as_ref()
+                            .and_then(|d| d.pointer(&format!("/steps/{}/overloaded", k - 1)))
+                            .and_then(|o| o.as_bool())
+                            .unwrap_or(false)
+                    })
+                    .count();
+                if 2 * over > xs.len() {
+                    overloaded_at.push(x);
+                }
                 for (i, (p, _, _)) in PERCENTILES.iter().enumerate() {
-                    if let Some(est) = sc
-                        .metrics
-                        .get(&format!("{}.step{k}.latency_us.corrected.{p}", client.name))
-                        .and_then(|m| m.get(v))
-                    {
-                        points[i].push((x.median, est.clone()));
+                    let m = format!("{step}.latency_us.corrected.{p}");
+                    let vals: Vec<(f64, bool)> = trials
+                        .iter()
+                        .filter(|t| !t.measurement.dropped.iter().any(|d| d.prefix.trim_end_matches('.') == step))
+                        .filter_map(|t| t.metrics.get(&m).map(|v| (*v, kept(&t, &m))))
+                        .collect();
+                    if vals.is_empty() {
+                        continue;
+                    }
+                    let trusted = vals.iter().filter(|x| x.1).count() * 2 >= vals.len();
+                    let raw: Vec<f64> = vals.iter().map(|x| x.0).collect();
+                    if let Some(est) = crate::analyse::stats::estimate(&raw, 0.95) {
+                        points[i].push((x, est, trusted));
                     }
                 }
             }
@@ -228,6 +304,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 variant: v.clone(),
                 style: palette.style(v),
                 points,
+                overloaded_at,
                 capacity_rps: caps.get(v).copied(),
             });
         }
@@ -236,13 +313,13 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
         let cov = super::Coverage::of(
             curves
                 .iter()
-                .flat_map(|c| c.points.iter().flatten().map(|(_, e)| e)),
+                .flat_map(|c| c.points.iter().flatten().map(|(_, e, _)| e)),
         );
         let client_bound = cap_scenario
             .as_deref()
             .is_some_and(|id| super::bars::client_bound(run, id));
         let caption = format!(
-            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee.{}{}",
+            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee. Hollow markers: a percentile the load generator does not vouch for (its own send and receive lag at that percentile is over a tenth of it); a cross marked 'overloaded': a step where the server fell behind the offered rate, drawn at the rate it achieved. A step the generator could not keep is left out.{}{}",
             sc.title,
             cap_scenario
                 .as_ref()

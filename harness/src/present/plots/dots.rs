@@ -505,11 +505,18 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
     // generator may have fallen behind) are the point of this plot.
     let mut rows = Vec::new();
     let mut groups = Vec::new();
+    // The generator's own error at a percentile: how late it sent, plus
+    // how late it read the response after the kernel had it (receive lag,
+    // where the kernel gives timestamps).
     let lag = |t: &crate::run::trial::TrialRecord, c: &str, k: &str| {
-        crate::present::report::data::client_doc(t, c)?
-            .get("send_lag_us")?
-            .get(k)?
-            .as_f64()
+        let doc = crate::present::report::data::client_doc(t, c)?;
+        let send = doc.get("send_lag_us")?.get(k)?.as_f64()?;
+        let recv = doc
+            .get("receive_lag_us")
+            .and_then(|r| r.get(k))
+            .and_then(|x| x.as_f64())
+            .unwrap_or(0.0);
+        Some(send + recv)
     };
     for sc in run
         .summary
@@ -571,20 +578,20 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         return Ok(Vec::new());
     }
     let name = "send-lag".to_string();
-    let title = "Load generator send lag (p99)".to_string();
+    let title = "Load generator's own error: send + receive lag (p99)".to_string();
     let cov = super::Coverage::of(rows.iter().filter_map(|r| r.est.as_ref()));
     let chart = Dots {
         title: title.clone(),
         subtitle:
-            "how late the generator sent requests against its own schedule — the instrument's error"
+            "how late the generator sent each request, plus how late it read each response the kernel already had — the instrument's error"
                 .into(),
-        x_desc: "send lag p99 (log scale; values under 1 µs drawn at 1 µs)".into(),
-        other_label: "send lag max (median over repeats)".into(),
+        x_desc: "send + receive lag p99 (log scale; values under 1 µs drawn at 1 µs)".into(),
+        other_label: "send + receive lag max (median over repeats)".into(),
         interval_label: interval_label(&cov),
         rows,
         refs: vec![RefLine {
             at_us: SEND_LAG_LIMIT_US,
-            label: " validity limit (p99 > 1 ms = invalid run)".into(),
+            label: " validity limit (send or receive lag p99 > 1 ms = invalid run)".into(),
         }],
         group_labels: Some(groups),
     };
@@ -593,7 +600,7 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         name,
         title,
         caption: format!(
-            "Per scenario and load-generator client, each server variant's send-lag p99 (how long after its intended time a request was written), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials marked invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose p99 exceeds 1 ms is marked invalid and never used; points far left of the line mean the generator kept its schedule and was not the bottleneck. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
+            "Per scenario and load-generator client, each server variant's send lag p99 (how long after its intended time a request was written) plus receive lag p99 (how long after the kernel's receive timestamp the generator read the response), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials whose measurement was invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose send or receive lag p99 exceeds 1 ms is invalid; a percentile at which the two lags together exceed a tenth of the latency (or 25 µs) is not vouched for and left out of the checks. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
             cov.sentence("Line")
         ),
         scenario: None,

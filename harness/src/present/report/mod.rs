@@ -270,7 +270,7 @@ pub fn build(
         id: "load-generator".into(),
     });
     b.push(Block::Para(text(
-        "A measurement is only as good as the instrument. The load generator records how late it sent each request against its schedule (send lag); a run whose send-lag p99 exceeds 1 ms, that delivered less than 99 % of the scheduled requests, or that saw any error is marked invalid by the generator itself and never used as valid.",
+        "A measurement is only as good as the instrument. The load generator records how late it sent each request against its schedule (send lag) and how late it read each response after the kernel received it (receive lag, from the kernel's SO_TIMESTAMPING stamps). Its own faults make a measurement invalid: send or receive lag p99 over 1 ms, a rate step it could not keep (only that step is dropped), a percentile its own lag could have made (only that percentile is dropped). The server's failures are not the instrument's: errors, timeouts, a crash or an overload (in-window completions short of the schedule, or a backlog growing through the window) are the server's outcome, which the outcome checks read and the other checks name when they leave a trial out. Timed-out requests are recorded at their failure time, so percentiles above the censored fraction are lower bounds.",
     )));
     if let Some(f) = figures.iter().find(|f| f.kind == "send-lag") {
         b.push(figure_block(f));

@@ -139,6 +139,14 @@ fn smoke_run_writes_a_complete_results_directory() {
             || meta["cpu_model"].is_null()
     );
     assert!(meta["sha_rounds_per_ms"].as_f64().unwrap() > 0.0);
+    // Each server's own hashing speed, measured through the server.
+    for lang in ["go", "rust"] {
+        assert!(
+            meta["sha_rounds_per_ms_by_language"][lang].as_f64().unwrap() > 0.0,
+            "{lang}: {}",
+            meta["sha_rounds_per_ms_by_language"]
+        );
+    }
     assert!(out.join("profile.toml").exists());
 
     let trials: Vec<PathBuf> = std::fs::read_dir(out.join("trials"))

@@ -70,6 +70,8 @@ struct Meta<'a> {
     data_file: Option<String>,
     data_file_bytes: u64,
     sha_rounds_per_ms: f64,
+    /// Each server's own SHA-256 chain speed (what `cpu_ms` is sized with).
+    sha_rounds_per_ms_by_language: &'a BTreeMap<crate::config::profile::Language, f64>,
     planned_trials: usize,
     estimated_s: f64,
     warnings: &'a [String],
@@ -195,6 +197,26 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     // The harness itself stays off the server's CPUs.
     let _ = rtc_common::affinity::pin_current_thread(&harness_cpus(&pf));
     let rounds_per_ms = preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus);
+    // Each server hashes at its own speed: `cpu_ms` becomes rounds per
+    // language, measured through the servers themselves.
+    let mut sha_by_language: BTreeMap<crate::config::profile::Language, f64> = BTreeMap::new();
+    let mut sha_warnings: Vec<String> = Vec::new();
+    for (lang, bin) in [
+        (crate::config::profile::Language::Go, "go-server"),
+        (crate::config::profile::Language::Rust, "rust-server"),
+    ] {
+        let r = preflight::calibrate_server_sha(&opts.bin_dir.join(bin), &pf.server_cpus)
+            .unwrap_or_else(|e| {
+                sha_warnings.push(format!(
+                    "{e}: {bin}'s jobs sized with the harness's own SHA-256 speed instead"
+                ));
+                rounds_per_ms
+            });
+        sha_by_language.insert(lang, r);
+    }
+    for w in &sha_warnings {
+        eprintln!("harness: warning: {w}");
+    }
 
     let now = SystemTime::now();
     let run = match &opts.out {
@@ -261,6 +283,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         data_file: pf.data_file.as_ref().map(|d| d.display().to_string()),
         data_file_bytes: p.defaults.data_file_bytes,
         sha_rounds_per_ms: rounds_per_ms,
+        sha_rounds_per_ms_by_language: &sha_by_language,
         planned_trials: trials.len() + micro.len(),
         estimated_s,
         warnings: &pf.warnings,
@@ -288,7 +311,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
                 client_cpus: &placement_of(&pf, &p.scenarios[trials[i].scenario].id).client_cpus,
                 all_cpus: &pf.cpus_allowed,
                 data_file: &data_file,
-                rounds_per_ms,
+                rounds_per_ms: &sha_by_language,
                 capacities: &capacities,
                 probe: &probe,
             };
@@ -348,7 +371,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             client_cpus: &pf.client_cpus,
             all_cpus: &pf.cpus_allowed,
             data_file: &data_file,
-            rounds_per_ms,
+            rounds_per_ms: &sha_by_language,
             capacities: &capacities,
             probe: &probe,
         };
@@ -485,6 +508,26 @@ fn finish_provenance(
     }
 }
 
+/// The vectors of the probe before every trial: one of each kind of work
+/// (plain, SHA, sleep, block, file, pipelined, bad input), and echo small,
+/// large and split — what catches a wrong server or mode, in a few ms
+/// (the whole suite runs in `make test`).
+pub const PROBE: &[&str] = &[
+    "echo_64_bytes",
+    "echo_16384_bytes",
+    "echo_several_sends",
+    "work_small_payload",
+    "work_sha_3_rounds",
+    "work_sleep_0us",
+    "work_block_1000us",
+    "work_file_offset0_len100",
+    "work_file_sha",
+    "work_pipelined_20_mixed",
+    "work_unknown_io_kind_4_then_ok",
+    "work_version_2_closes",
+    "work_no_data_file_then_ok",
+];
+
 /// A few small vectors of each kind: enough to catch a wrong server or
 /// mode before load, cheap enough to run before every trial. File vectors
 /// are kept only when each read lands on the same side of the end of the
@@ -501,6 +544,7 @@ pub fn probe_vectors(
             let bytes = send.len() + rtc_conformance::bytes_of(&v.expect).len();
             let small = bytes <= 20_000 && !v.name.contains("limit") && !v.name.contains("1000000");
             small
+                && PROBE.contains(&v.name.as_str())
                 && (v.workload != "work"
                     || file_reads_agree(&send, data_file_bytes, vector_file_bytes))
         })
@@ -593,16 +637,25 @@ mod tests {
     fn probe_keeps_file_vectors_only_when_both_lengths_agree() {
         let vf = rtc_conformance::load(&rtc_conformance::default_vectors_path()).unwrap();
         let same = probe_vectors(&vf.vectors, vf.data_file_bytes, vf.data_file_bytes);
-        let other = probe_vectors(&vf.vectors, 1 << 20, vf.data_file_bytes);
-        assert!(same.iter().any(|v| v.name.contains("file")));
+        let other = probe_vectors(&vf.vectors, 50, vf.data_file_bytes);
+        assert!(same.iter().any(|v| v.name == "work_file_offset0_len100"));
         assert!(
-            other.len() < same.len(),
-            "reads between 1 and 2 MiB must drop out with a 1 MiB file"
+            !other.iter().any(|v| v.name == "work_file_offset0_len100"),
+            "a read of 100 bytes must drop out with a 50-byte data file"
         );
         assert!(
             other.iter().any(|v| v.workload == "echo")
                 && other.iter().any(|v| v.workload == "work")
         );
         assert!(!other.iter().any(|v| v.name == "work_file_at_end_len0"));
+        // Every probe vector exists in the shared set: a rename cannot
+        // silently shrink the probe.
+        for name in PROBE {
+            assert!(
+                vf.vectors.iter().any(|v| v.name == *name),
+                "probe vector {name} is not in testdata/protocol/vectors.json"
+            );
+        }
+        assert!(same.len() >= PROBE.len() - 1, "{}", same.len());
     }
 }

@@ -432,11 +432,22 @@ pub fn render_hol(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 }
             })
             .collect();
-        let doc = run
-            .trials
-            .iter()
-            .find(|t| t.scenario == sc.id)
-            .and_then(|t| t.clients.first()?.document.as_ref());
+        // The job's rounds were sized per server language (each hashes at
+        // its own speed): read them with that language's rate.
+        let first = run.trials.iter().find(|t| t.scenario == sc.id);
+        let doc = first.and_then(|t| t.clients.first()?.document.as_ref());
+        let rounds = first
+            .and_then(|t| {
+                let lang = match t.language {
+                    crate::config::profile::Language::Go => "go",
+                    crate::config::profile::Language::Rust => "rust",
+                };
+                run.meta
+                    .as_ref()?
+                    .pointer(&format!("/sha_rounds_per_ms_by_language/{lang}"))?
+                    .as_f64()
+            })
+            .or(rounds);
         let refs: Vec<RefLine> = doc
             .map(|d| heavy_jobs(d, rounds))
             .unwrap_or_default()

@@ -92,7 +92,7 @@ pub fn environment(run: &RunData, b: &mut Vec<Block>) {
         ("rustc_version", "rustc"),
         ("nofile_soft", "open files (soft limit)"),
         ("data_file_bytes", "data file bytes"),
-        ("sha_rounds_per_ms", "SHA-256 rounds per ms (calibration)"),
+        ("sha_rounds_per_ms", "SHA-256 rounds per ms (the harness's sha2)"),
     ];
     let mut rows: Vec<Vec<Line>> = keys
         .iter()
@@ -103,6 +103,27 @@ pub fn environment(run: &RunData, b: &mut Vec<Block>) {
             ]
         })
         .collect();
+    // Each server's own hashing speed: cpu_ms is sized with it.
+    if let Some(by) = run
+        .meta
+        .as_ref()
+        .and_then(|m| m.get("sha_rounds_per_ms_by_language"))
+        .and_then(|v| v.as_object())
+    {
+        let g = |k: &str| by.get(k).and_then(|x| x.as_f64());
+        let mut t = by
+            .iter()
+            .filter_map(|(k, v)| Some(format!("{k} {:.0}", v.as_f64()?)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let (Some(go), Some(rust)) = (g("go"), g("rust")) {
+            t.push_str(&format!(
+                " (Rust's sha2 hashes {:.2}× as fast as Go's crypto/sha256 here; a job of cpu_ms is sized per server, so both runtimes schedule jobs of the same length)",
+                rust / go
+            ));
+        }
+        rows.push(vec![text("SHA-256 rounds per ms of each server"), text(t)]);
+    }
     rows.extend(host_rows(run));
     // The servers' own configuration lines.
     for lang in ["go", "rust"] {

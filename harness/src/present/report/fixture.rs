@@ -611,6 +611,7 @@ pub fn meta(profile: &str) -> Value {
         "data_file": "/tmp/data",
         "data_file_bytes": 1048576,
         "sha_rounds_per_ms": SHA_ROUNDS_PER_MS,
+        "sha_rounds_per_ms_by_language": {"go": SHA_ROUNDS_PER_MS, "rust": SHA_ROUNDS_PER_MS},
         "planned_trials": 0,
         "estimated_s": 0.0,
         "warnings": []

@@ -59,7 +59,13 @@ pub fn resolve<'a>(
             _ => Vec::new(),
         };
         let mix = match &c.mix {
-            Some(m) => match plan::resolve_mix(m, ctx.rounds_per_ms) {
+            Some(m) => match plan::resolve_mix(
+                m,
+                ctx.rounds_per_ms
+                    .get(&rec.language)
+                    .copied()
+                    .unwrap_or(1000.0),
+            ) {
                 Ok(m) => Some(m),
                 Err(e) => {
                     fail(rec, format!("client {}: {e}", c.name));

@@ -47,7 +47,8 @@ pub struct Context<'a> {
     /// Every CPU the harness may use: microbenchmarks run alone, on all of them.
     pub all_cpus: &'a [usize],
     pub data_file: &'a Path,
-    pub rounds_per_ms: f64,
+    /// SHA-256 rounds per ms of each language's server (cpu_ms -> rounds).
+    pub rounds_per_ms: &'a BTreeMap<crate::config::profile::Language, f64>,
     /// scenario id -> variant -> median closed-loop throughput (req/s).
     pub capacities: &'a BTreeMap<String, BTreeMap<String, f64>>,
     pub probe: &'a [rtc_conformance::Vector],

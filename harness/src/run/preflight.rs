@@ -312,10 +312,10 @@ pub fn ensure_data_file(path: &Path, bytes: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// SHA-256 chain rounds per millisecond on the server's CPUs: the profile
-/// says `cpu_ms`, the protocol takes rounds. Best of five runs, measured on a
-/// thread pinned to the server's first CPU with the same `sha2` code the
-/// Rust server runs (Go's crypto/sha256 uses the same SHA instructions).
+/// SHA-256 chain rounds per millisecond of the harness's own `sha2` (the
+/// code the Rust server runs) on the server's first CPU, best of five: a
+/// fallback and a reference; jobs are sized with each server's own speed
+/// (`calibrate_server_sha`).
 pub fn calibrate_sha_rounds_per_ms(server_cpus: &[usize]) -> f64 {
     let cpus = server_cpus.to_vec();
     std::thread::spawn(move || {

@@ -320,6 +320,9 @@ pub struct ConfigLine {
     pub tokio_version: &'static str,
     pub rustc_version: &'static str,
     pub rayon_threads: Option<usize>,
+    /// `echo_future_bytes`, `work_future_bytes`: each connection task's future.
+    #[serde(flatten)]
+    pub future_sizes: crate::tasks::FutureSizes,
 }
 
 pub const TOKIO_VERSION: &str = env!("RTC_TOKIO_VERSION");
@@ -351,6 +354,7 @@ impl ConfigLine {
             tokio_version: TOKIO_VERSION,
             rustc_version: RUSTC_VERSION,
             rayon_threads: (s.cpu_mode == CpuMode::Rayon).then_some(s.rayon_threads),
+            future_sizes: crate::tasks::future_sizes(),
         }
     }
 
@@ -564,6 +568,8 @@ mod tests {
             "tokio_version",
             "rustc_version",
             "rayon_threads",
+            "echo_future_bytes",
+            "work_future_bytes",
         ];
         let obj = v.as_object().unwrap();
         assert_eq!(obj.len(), keys.len(), "{line}");
@@ -590,6 +596,9 @@ mod tests {
         assert_eq!(v["file_mode"], "tokio-fs");
         assert_eq!(v["coop"], "on");
         assert_eq!(v["rayon_threads"], 2);
+        let sizes = crate::tasks::future_sizes();
+        assert_eq!(v["echo_future_bytes"], sizes.echo_future_bytes);
+        assert_eq!(v["work_future_bytes"], sizes.work_future_bytes);
         assert!(
             v["tokio_version"].as_str().unwrap().starts_with("1."),
             "{line}"

@@ -5,8 +5,9 @@
 //! usable in-process with any listener (tests use `runtime::InProcessServer`).
 //!
 //! Modules: `config` (flags, validation, config line), `runtime` (building the
-//! runtime), `listen` (binding with Go's listen backlog), `echo` and `work`
-//! (one connection each), `strategies` (the cpu / block / file modes side by
+//! runtime), `listen` (binding with Go's listen backlog), `tasks` (the future
+//! spawned per connection, one type per workload), `echo` and `work` (one
+//! connection each), `strategies` (the cpu / block / file modes side by
 //! side).
 
 pub mod config;
@@ -14,6 +15,7 @@ pub mod echo;
 pub mod listen;
 pub mod runtime;
 pub mod strategies;
+pub mod tasks;
 pub mod work;
 
 use std::io::Write;
@@ -21,13 +23,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::runtime::RuntimeFlavor;
 
 pub use config::{Config, ConfigLine, Opts, Settings, UsageError};
 pub use runtime::InProcessServer;
-
-use config::{Coop, Workload};
 
 /// Pause after a failed accept (e.g. EMFILE) before trying again.
 pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(10);
@@ -82,13 +82,7 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>) -> anyhow::Result<()
                 // Fails only if the peer is already gone; the connection's
                 // first read or write will then end it.
                 let _ = stream.set_nodelay(true);
-                let conn = connection(stream, Arc::clone(&cfg));
-                match cfg.settings.coop {
-                    Coop::On => tokio::spawn(conn),
-                    // Without tokio's cooperative budget a busy connection
-                    // never yields on its own (Go preempts instead).
-                    Coop::Off => tokio::spawn(tokio::task::unconstrained(conn)),
-                };
+                tasks::spawn_connection(stream, &cfg);
             }
             Err(e) => {
                 match accept_log.allow(Instant::now()) {
@@ -102,18 +96,6 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>) -> anyhow::Result<()
             }
         }
     }
-}
-
-async fn connection(mut stream: TcpStream, cfg: Arc<Config>) {
-    // Errors here are a client going away or misbehaving: they end this
-    // connection only and are not worth a log line each.
-    let _ = match cfg.settings.workload {
-        Workload::Echo => echo::serve_echo(&mut stream, cfg.settings.buf_size).await,
-        Workload::Work => {
-            let (rd, wr) = stream.split();
-            work::serve_work(rd, wr, &cfg).await
-        }
-    };
 }
 
 /// Lets one event through per `every`; reports how many were held back since.

@@ -115,10 +115,16 @@ async fn io_step(
             // tokio's timer wheel has 1 ms granularity ("Sleep operates at
             // millisecond granularity", tokio::time::sleep docs): a deadline
             // is rounded up to the next 1 ms tick (runtime/time/source.rs),
-            // so a sleep lasts up to 1 ms longer than asked. Go keeps timer
-            // deadlines in nanoseconds and does not round them up to a tick,
-            // so its sleeps overshoot far less. That is each runtime's natural
-            // behaviour: kept, not compensated.
+            // so a sleep lasts up to 1 ms longer than asked, busy or idle.
+            // Go keeps deadlines in nanoseconds and runs due timers whenever
+            // a P passes through the scheduler (`findRunnable` in
+            // runtime/proc.go), so it is finer while other events keep the
+            // scheduler busy. An idle Go server instead waits in the
+            // netpoller, whose epoll_wait takes whole milliseconds
+            // (runtime/netpoll_epoll.go: a delay under 1 ms waits 1 ms, a
+            // longer one is truncated and its remainder waits 1 ms more), so
+            // there a 100 µs sleep takes about 1 ms too. Each runtime's
+            // natural behaviour: kept, not compensated.
             if h.io_arg > 0 {
                 tokio::time::sleep(us(h.io_arg)).await;
             }

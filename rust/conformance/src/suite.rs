@@ -388,6 +388,10 @@ impl Ctx<'_> {
             exits_2_one_line(self.bin, &["--listen", "0.0.0.0:0"]),
         );
         report.check(
+            &format!("{name} --allow-non-loopback accepted"),
+            self.opt_in_accepted(),
+        );
+        report.check(
             &format!("{name} --data-file /nonexistent refused"),
             exits_2_one_line(self.bin, &["--data-file", "/nonexistent/rtc-data.bin"]),
         );
@@ -423,6 +427,19 @@ impl Ctx<'_> {
                 &format!("{name} {sig_name} -> exit 0"),
                 self.signal_exit(sig),
             );
+        }
+    }
+
+    /// The opt-in for a non-loopback --listen exists and changes nothing for
+    /// the default loopback address (no test listens beyond loopback).
+    fn opt_in_accepted(&self) -> Result<String, String> {
+        let mut child = self.spawn("work", false, &strings(&["--allow-non-loopback"]))?;
+        let addr = child.addr;
+        child.terminate(Duration::from_secs(2));
+        if addr.ip().is_loopback() {
+            Ok(format!("(listening on {addr})"))
+        } else {
+            Err(format!("listening on {addr}, not loopback"))
         }
     }
 

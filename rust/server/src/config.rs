@@ -26,9 +26,13 @@ pub const MAX_THREADS: usize = 4096;
     about = "tokio server for the echo and work workloads (PROTOCOL.md)"
 )]
 pub struct Opts {
-    /// Address to listen on; loopback only.
+    /// Address to listen on; loopback only unless --allow-non-loopback.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// Accept a non-loopback --listen address (runs across hosts): the
+    /// server is then reachable from the network.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
     #[arg(long, value_enum, default_value_t = Workload::Work)]
     pub workload: Workload,
     /// Read buffer (echo) and reader/writer buffer capacity (work), bytes.
@@ -128,7 +132,7 @@ impl Settings {
     /// Checks the flags. `default_workers` is the available parallelism,
     /// passed in so the check stays pure. Errors are one line naming the flag.
     pub fn from_opts(o: &Opts, default_workers: usize) -> Result<Settings, String> {
-        let listen = parse_listen(&o.listen)?;
+        let listen = parse_listen(&o.listen, o.allow_non_loopback)?;
         if !(1..=MAX_BUF_SIZE).contains(&o.buf_size) {
             return Err(format!(
                 "--buf-size {}: must be between 1 and {MAX_BUF_SIZE} bytes",
@@ -187,8 +191,9 @@ impl Settings {
     }
 }
 
-/// `IP:PORT` (or `localhost:PORT`, as Go's net.Listen accepts), loopback only.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+/// `IP:PORT` (or `localhost:PORT`, as Go's net.Listen accepts); loopback
+/// only unless `allow_non_loopback` (the explicit opt-in flag).
+pub fn parse_listen(s: &str, allow_non_loopback: bool) -> Result<SocketAddr, String> {
     let addr = match s.parse::<SocketAddr>() {
         Ok(a) => a,
         Err(_) => match s.rsplit_once(':') {
@@ -199,9 +204,9 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
             _ => return Err(format!("--listen {s}: expected IP:PORT")),
         },
     };
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !allow_non_loopback {
         return Err(format!(
-            "--listen {s}: {} is not a loopback address (the server binds loopback only)",
+            "--listen {s}: {} is not a loopback address (add --allow-non-loopback to listen on it)",
             addr.ip()
         ));
     }
@@ -435,21 +440,36 @@ mod tests {
     #[test]
     fn refuses_non_loopback_listen_addresses() {
         for ok in ["127.0.0.1:0", "127.1.2.3:80", "[::1]:9", "localhost:0"] {
-            assert!(parse_listen(ok).is_ok(), "{ok}");
+            assert!(parse_listen(ok, false).is_ok(), "{ok}");
         }
         let e = settings(&["--listen", "0.0.0.0:80"]).unwrap_err();
         assert!(e.contains("not a loopback address"), "{e}");
+        assert!(e.contains("--allow-non-loopback"), "{e}");
         assert!(e.starts_with("--listen 0.0.0.0:80"), "{e}");
-        let e = parse_listen("[::]:80").unwrap_err();
+        let e = parse_listen("[::]:80", false).unwrap_err();
         assert!(e.contains("not a loopback"), "{e}");
-        let e = parse_listen("10.0.0.1:80").unwrap_err();
+        let e = parse_listen("10.0.0.1:80", false).unwrap_err();
         assert!(e.contains("not a loopback"), "{e}");
-        let e = parse_listen("example.com:80").unwrap_err();
+        let e = parse_listen("example.com:80", false).unwrap_err();
         assert!(e.contains("expected IP:PORT"), "{e}");
-        let e = parse_listen("127.0.0.1").unwrap_err();
+        let e = parse_listen("127.0.0.1", false).unwrap_err();
         assert!(e.contains("expected IP:PORT"), "{e}");
-        let e = parse_listen("localhost:x").unwrap_err();
+        let e = parse_listen("localhost:x", false).unwrap_err();
         assert!(e.contains("bad port"), "{e}");
+    }
+
+    #[test]
+    fn accepts_non_loopback_listen_addresses_only_with_the_opt_in() {
+        for addr in ["0.0.0.0:80", "[::]:0", "198.18.0.1:9000"] {
+            let s = settings(&["--listen", addr, "--allow-non-loopback"]).unwrap();
+            assert_eq!(s.listen, addr.parse().unwrap());
+            assert!(settings(&["--listen", addr]).is_err(), "{addr}");
+        }
+        // The opt-in changes nothing for loopback, nor for a bad address.
+        let s = settings(&["--allow-non-loopback"]).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:0".parse().unwrap());
+        let e = parse_listen("example.com:80", true).unwrap_err();
+        assert!(e.contains("expected IP:PORT"), "{e}");
     }
 
     #[test]

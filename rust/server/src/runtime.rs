@@ -26,6 +26,8 @@ pub fn build(s: &Settings) -> std::io::Result<Runtime> {
 /// A server on its own runtime and thread; stopped when dropped.
 pub struct InProcessServer {
     pub addr: SocketAddr,
+    /// The server's runtime (for its metrics).
+    pub handle: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -38,6 +40,7 @@ impl InProcessServer {
         // Inside the runtime: the listener registers with its reactor.
         let listener = rt.block_on(async { crate::listen::bind(cfg.settings.listen) })?;
         let addr = listener.local_addr()?;
+        let handle = rt.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("rtc-in-process-server".into())
@@ -57,6 +60,7 @@ impl InProcessServer {
             })?;
         Ok(InProcessServer {
             addr,
+            handle,
             stop: Some(stop),
             thread: Some(thread),
         })

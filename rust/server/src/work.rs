@@ -239,10 +239,13 @@ async fn write_response<W: AsyncWrite + Unpin>(
 
 /// Makes `buf` at least `len` bytes, like Go's `grow` (a fresh `make` when
 /// too small). A fresh `vec![0; len]` comes zeroed from the allocator
-/// (calloc: large ones are untouched pages from the kernel), so only the
-/// pages a read fills count in RSS — as with Go's `make`. `resize` would
-/// write every zero and charge the whole buffer to RSS at once, doubling
-/// the memory of a stalled 1 MiB frame compared with Go.
+/// (calloc: glibc maps large ones as untouched pages from the kernel), so
+/// mostly only the pages a read fills count in RSS — as with Go's `make`.
+/// Not always: once such a buffer has been freed, glibc's mmap threshold
+/// rises to its size and later ones come from its heap, partly zero-filled
+/// (PROTOCOL.md, "When the buffers become resident"). `resize` would write
+/// every zero and charge the whole buffer to RSS at once, doubling the
+/// memory of a stalled 1 MiB frame compared with Go.
 fn grow(buf: &mut Vec<u8>, len: usize) {
     if buf.len() < len {
         *buf = vec![0u8; len];

@@ -150,6 +150,21 @@ fn drive(addr: std::net::SocketAddr) {
     }
 }
 
+/// Two workers, the blocking pool in use, a sample every 5 ms into `path`.
+fn loaded_flags(path: &Path) -> Vec<&str> {
+    let path = path.to_str().unwrap();
+    vec![
+        "--workers",
+        "2",
+        "--cpu-mode",
+        "spawn-blocking",
+        "--telemetry",
+        path,
+        "--telemetry-interval",
+        "5ms",
+    ]
+}
+
 fn wait_for_lines(path: &Path, n: usize) {
     let deadline = Instant::now() + IO_TIMEOUT;
     while line_count(path) < n {
@@ -162,18 +177,9 @@ fn wait_for_lines(path: &Path, n: usize) {
 fn a_loaded_in_process_server_writes_valid_monotone_samples() {
     for rt in ["multi-thread", "current-thread"] {
         let path = temp_path(&format!("in-process-{rt}"));
-        let srv = start(&[
-            "--runtime",
-            rt,
-            "--workers",
-            "2",
-            "--cpu-mode",
-            "spawn-blocking",
-            "--telemetry",
-            path.to_str().unwrap(),
-            "--telemetry-interval",
-            "5ms",
-        ]);
+        let mut flags = vec!["--runtime", rt];
+        flags.extend(loaded_flags(&path));
+        let srv = start(&flags);
         drive(srv.addr);
         wait_for_lines(&path, 4);
         drop(srv); // the final sample
@@ -302,17 +308,7 @@ fn unstable_bin() -> Option<PathBuf> {
 fn the_unstable_build_adds_its_metrics_and_the_schedule_latency_histogram() {
     let Some(bin) = unstable_bin() else { return };
     let path = temp_path("unstable");
-    let args = [
-        "--workers",
-        "2",
-        "--cpu-mode",
-        "spawn-blocking",
-        "--telemetry",
-        path.to_str().unwrap(),
-        "--telemetry-interval",
-        "5ms",
-    ];
-    let mut child = spawn(&bin, &args);
+    let mut child = spawn(&bin, &loaded_flags(&path));
     let cfg = config_line(&child);
     assert_eq!(cfg["tokio_unstable"], true);
     drive(child.addr);
@@ -327,4 +323,44 @@ fn the_unstable_build_adds_its_metrics_and_the_schedule_latency_histogram() {
     let last = &lines[lines.len() - 1]["metrics"];
     assert!(sum(&last["schedule_latency_histogram"]["counts"]) > 0);
     assert!(sum(&last["worker_poll_count"]) > 0);
+}
+
+#[test]
+fn the_schema_refuses_malformed_lines() {
+    let schema = rtc_harness::schema_check::schema("telemetry.schema.json").unwrap();
+    let errors = |v: &Value| {
+        let mut errs = Vec::new();
+        rtc_harness::schema_check::check(&schema, v, &schema, "line", &mut errs);
+        errs
+    };
+    let good: Value = serde_json::from_str(concat!(
+        r#"{"schema_version":1,"runtime":"tokio","seq":0,"t_unix_ms":1.5,"metrics":{"#,
+        r#""num_workers":1,"num_alive_tasks":0,"global_queue_depth":0,"#,
+        r#""worker_total_busy_duration_ns":[0],"worker_park_count":[0],"#,
+        r#""worker_park_unpark_count":[0],"#,
+        r#""schedule_latency_histogram":{"unit":"ns","bounds":[0,100,null],"counts":[1,2]}}}"#
+    ))
+    .unwrap();
+    assert!(errors(&good).is_empty(), "{:?}", errors(&good));
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        edit(&mut v);
+        v
+    };
+    let bad = [
+        broken(&|v| v["seq"] = (-1).into()),
+        broken(&|v| v["runtime"] = "java".into()),
+        broken(&|v| v["extra"] = 1.into()),
+        broken(&|v| {
+            v["metrics"].as_object_mut().unwrap().remove("num_workers");
+        }),
+        broken(&|v| v["metrics"]["num_workers"] = "two".into()),
+        broken(&|v| v["metrics"]["schedule_latency_histogram"]["unit"] = "ms".into()),
+        broken(&|v| v["metrics"]["schedule_latency_histogram"]["counts"] = (-1).into()),
+        // A Go line without Go's required metrics.
+        broken(&|v| v["runtime"] = "go".into()),
+    ];
+    for (i, v) in bad.iter().enumerate() {
+        assert!(!errors(v).is_empty(), "case {i} passed: {v}");
+    }
 }

@@ -483,11 +483,7 @@ fn interrupted_mid_trial(sig: i32, name: &str) {
         .spawn()
         .unwrap();
     // The trial order is drawn from a seed: wait for whichever finishes first.
-    let trial_files = || {
-        std::fs::read_dir(out.join("trials"))
-            .map(|d| d.flatten().count())
-            .unwrap_or(0)
-    };
+    let trial_files = || finished_trials(&out);
     wait_for(Duration::from_secs(30), || {
         (trial_files() > 0).then_some(())
     })
@@ -537,6 +533,20 @@ fn interrupted_mid_trial(sig: i32, name: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Trial files written whole (a file being written is a hidden temporary).
+fn finished_trials(out: &Path) -> usize {
+    std::fs::read_dir(out.join("trials"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().to_string();
+                    n.ends_with(".json") && !n.starts_with('.')
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn an_interrupt_in_the_pause_keeps_the_trial_that_finished() {
     let dir = scratch("pause");
@@ -554,11 +564,7 @@ fn an_interrupt_in_the_pause_keeps_the_trial_that_finished() {
         .spawn()
         .unwrap();
     // The order is drawn from a seed: whichever trial comes first.
-    let first_done = || {
-        std::fs::read_dir(out.join("trials"))
-            .map(|d| d.flatten().count() > 0)
-            .unwrap_or(false)
-    };
+    let first_done = || finished_trials(&out) > 0;
     wait_for(Duration::from_secs(30), || first_done().then_some(()))
         .expect("first trial never finished");
     // Now in the 30 s pause after it.

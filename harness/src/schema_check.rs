@@ -163,7 +163,8 @@ pub fn check_file(file: &Path, schema_name: &str) -> Vec<String> {
     }
 }
 
-/// Checks a run directory's meta.json, summary.json and every trial file.
+/// Checks a run directory's meta.json, summary.json, every trial file and
+/// every census file.
 pub fn check_run(dir: &Path) -> Vec<String> {
     let mut errs = Vec::new();
     for (file, sch) in [
@@ -189,6 +190,18 @@ pub fn check_run(dir: &Path) -> Vec<String> {
             }
         }
         Err(e) => errs.push(format!("{}: {e}", trials.display())),
+    }
+    // Census files, where the profile asked for a census.
+    let mut census: Vec<PathBuf> = std::fs::read_dir(dir.join(crate::run::census::record::DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    census.sort();
+    for p in census {
+        errs.extend(check_file(&p, "census.schema.json"));
     }
     errs
 }

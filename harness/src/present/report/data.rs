@@ -1,5 +1,5 @@
-//! A run directory read back: `meta.json`, `summary.json`, the trial files
-//! and the profile copy — everything the verdicts, plots and report use.
+//! A run directory read back: `meta.json`, `summary.json`, the trial files,
+//! the census files and the profile copy — everything the verdicts, plots and report use.
 //! Reading is tolerant: a missing or unreadable file is a problem listed in
 //! the report, never a panic.
 
@@ -21,6 +21,8 @@ pub struct RunData {
     pub trials: Vec<TrialRecord>,
     /// The run's copy of its profile, as TOML.
     pub profile: Option<toml::Value>,
+    /// The syscall census files (`census/`), where the profile asked for them.
+    pub census: Vec<crate::run::census::record::CensusRecord>,
     /// Files that could not be read, in words.
     pub problems: Vec<String>,
 }
@@ -76,12 +78,15 @@ impl RunData {
         trials.sort_by(|a, b| {
             (&a.scenario, &a.variant, a.repeat).cmp(&(&b.scenario, &b.variant, b.repeat))
         });
+        let (census, census_problems) = crate::run::census::record::load_dir(dir);
+        problems.extend(census_problems);
         Ok(RunData {
             dir: dir.to_path_buf(),
             meta,
             summary,
             trials,
             profile,
+            census,
             problems,
         })
     }

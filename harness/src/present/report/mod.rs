@@ -7,8 +7,9 @@
 //!
 //! Modules: `data` (the run read back), `doc` (the document tree and the
 //! `Exporter` trait), `markdown`/`html` (one file per format), `units`,
-//! `environment` (the Environment section).
+//! `environment` (the Environment section), `census` (the syscall census).
 
+pub mod census;
 pub mod claims;
 pub mod data;
 pub mod doc;
@@ -170,6 +171,7 @@ pub fn build(
     b.extend(claims::claim_sections(
         claims, verdicts, figures, &facts, &mut shown,
     ));
+    b.extend(census::blocks(run, figures, &mut shown));
 
     // ---- the rest of the plots, scenario by scenario
     b.push(Block::Heading {

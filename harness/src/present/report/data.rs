@@ -55,26 +55,9 @@ impl RunData {
         let profile = std::fs::read_to_string(dir.join("profile.toml"))
             .ok()
             .and_then(|t| toml::from_str(&t).ok());
-        let mut trials = Vec::new();
-        let tdir = dir.join("trials");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&tdir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        paths.sort();
-        for p in paths {
-            match std::fs::read(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<TrialRecord>(&b).map_err(|e| e.to_string()))
-            {
-                Ok(t) => trials.push(t),
-                Err(e) => problems.push(format!("{}: {e}", p.display())),
-            }
-        }
+        let (mut trials, trial_problems) =
+            crate::run::results::read_json_files::<TrialRecord>(&dir.join("trials"));
+        problems.extend(trial_problems);
         trials.sort_by(|a, b| {
             (&a.scenario, &a.variant, a.repeat).cmp(&(&b.scenario, &b.variant, b.repeat))
         });

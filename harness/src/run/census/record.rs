@@ -332,26 +332,7 @@ pub fn path(run_root: &Path, scenario: &str, variant: &str) -> PathBuf {
 /// Every census file of a run, by scenario then variant; unreadable ones
 /// are problems in words.
 pub fn load_dir(run_root: &Path) -> (Vec<CensusRecord>, Vec<String>) {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(run_root.join(DIR))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    let mut out = Vec::new();
-    let mut problems = Vec::new();
-    for p in paths {
-        match std::fs::read(&p)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<CensusRecord>(&b).map_err(|e| e.to_string()))
-        {
-            Ok(r) => out.push(r),
-            Err(e) => problems.push(format!("{}: {e}", p.display())),
-        }
-    }
-    (out, problems)
+    crate::run::results::read_json_files(&run_root.join(DIR))
 }
 
 #[cfg(test)]

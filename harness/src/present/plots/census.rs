@@ -209,6 +209,7 @@ impl Census {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(WHITE.mix(0.0))
             .x_desc("syscalls per request")
             .y_label_formatter(&|y| self.row_label(*y))
             .x_label_formatter(&|x| units::sig(*x))
@@ -273,6 +274,7 @@ impl Census {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(WHITE.mix(0.0))
             .x_desc(desc)
             .y_label_formatter(&|_| String::new())
             .x_label_formatter(&fmt)

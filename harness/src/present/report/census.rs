@@ -32,6 +32,22 @@ pub fn blocks(run: &RunData, figures: &[Figure], shown: &mut Vec<String>) -> Vec
         return b;
     }
     let ok: Vec<&CensusRecord> = recs.iter().filter(|r| r.status == Status::Ok).collect();
+    let not_counted: Vec<Line> = recs
+        .iter()
+        .filter(|r| r.status != Status::Ok)
+        .map(|r| {
+            text(format!(
+                "{} {}: not counted: {}",
+                r.scenario,
+                r.variant,
+                r.reason.clone().unwrap_or_default()
+            ))
+        })
+        .collect();
+    if ok.is_empty() {
+        b.push(Block::Bullets(not_counted));
+        return b;
+    }
     let perf = ok
         .iter()
         .find_map(|r| r.perf.as_ref())
@@ -78,18 +94,7 @@ pub fn blocks(run: &RunData, figures: &[Figure], shown: &mut Vec<String>) -> Vec
         .collect(),
         rows,
     });
-    let mut notes: Vec<Line> = recs
-        .iter()
-        .filter(|r| r.status != Status::Ok)
-        .map(|r| {
-            text(format!(
-                "{} {}: not counted: {}",
-                r.scenario,
-                r.variant,
-                r.reason.clone().unwrap_or_default()
-            ))
-        })
-        .collect();
+    let mut notes = not_counted;
     let counted = |r: &&CensusRecord| {
         r.windows
             .iter()
@@ -153,4 +158,96 @@ fn row(r: &CensusRecord) -> Vec<Line> {
         )),
         text(opt(r.ctx_switches_per_request.without_perf, units::sig)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::summary::{Counts, Summary};
+    use crate::config::profile::Language;
+    use crate::run::census::record::tests::window;
+
+    fn run(census: Vec<CensusRecord>) -> RunData {
+        RunData {
+            dir: std::path::PathBuf::from("r"),
+            meta: None,
+            summary: Summary {
+                schema_version: 2,
+                profile: "t".into(),
+                generated_at: "t".into(),
+                complete: true,
+                interrupted: false,
+                confidence_level: 0.95,
+                trials: Counts::default(),
+                scenarios: Vec::new(),
+            },
+            trials: Vec::new(),
+            profile: None,
+            census,
+            problems: Vec::new(),
+        }
+    }
+
+    fn counted(variant: &str, read: u64) -> CensusRecord {
+        let mut r = CensusRecord::new("echo", variant, Language::Go, "t".into());
+        r.windows = vec![
+            window(Mode::WithoutPerf, 100, 1000.0),
+            window(Mode::WithPerf, 100, 1500.0),
+        ];
+        r.syscalls = [("read".to_string(), read), ("futex".to_string(), 1)].into();
+        r.syscalls_total = Some(read + 1);
+        r.derive();
+        r
+    }
+
+    #[test]
+    fn unusable_perf_is_one_line() {
+        let mut a = CensusRecord::new("echo", "go", Language::Go, "t".into());
+        a.status = Status::Unavailable;
+        a.reason = Some("perf is not installed (no perf on PATH)".into());
+        let mut b = a.clone();
+        b.variant = "rust".into();
+        let blocks = blocks(&run(vec![a, b]), &[], &mut Vec::new());
+        assert_eq!(blocks.len(), 2, "{blocks:?}");
+        assert_eq!(
+            blocks[1],
+            Block::Para(text(
+                "Not measured in this run: perf is not installed (no perf on PATH)."
+            ))
+        );
+        assert!(super::blocks(&run(Vec::new()), &[], &mut Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn counted_variants_are_rows_and_failures_are_named() {
+        let mut failed = CensusRecord::new("echo", "rust", Language::Rust, "t".into());
+        failed.fail("perf: perf exited before it acknowledged 'enable'");
+        let b = blocks(&run(vec![counted("go", 200), failed]), &[], &mut Vec::new());
+        let Some(Block::Table { rows, .. }) = b.iter().find(|x| matches!(x, Block::Table { .. }))
+        else {
+            panic!("no table: {b:?}")
+        };
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][2], text("2.01"));
+        assert_eq!(
+            rows[0][3],
+            text("read 2"),
+            "futex 0.01 is under the shown limit"
+        );
+        assert_eq!(rows[0][4], text("10 µs → 15 µs (1.5×)"));
+        let overhead = b
+            .iter()
+            .find_map(|x| match x {
+                Block::Para(l) if format!("{l:?}").contains("own overhead") => {
+                    Some(format!("{l:?}"))
+                }
+                _ => None,
+            })
+            .expect("an overhead line");
+        assert!(overhead.contains("median 1.5×"), "{overhead}");
+        let Some(Block::Bullets(notes)) = b.iter().find(|x| matches!(x, Block::Bullets(_))) else {
+            panic!("no notes: {b:?}")
+        };
+        assert!(format!("{notes:?}").contains("echo rust: not counted: perf: perf exited"));
+    }
 }

@@ -32,17 +32,19 @@ pub fn blocks(run: &RunData, figures: &[Figure], shown: &mut Vec<String>) -> Vec
         return b;
     }
     let ok: Vec<&CensusRecord> = recs.iter().filter(|r| r.status == Status::Ok).collect();
-    let not_counted: Vec<Line> = recs
-        .iter()
-        .filter(|r| r.status != Status::Ok)
-        .map(|r| {
-            text(format!(
-                "{} {}: not counted: {}",
-                r.scenario,
-                r.variant,
-                r.reason.clone().unwrap_or_default()
-            ))
-        })
+    // One line per reason: a perf that fails the same way everywhere is one line.
+    let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+    for r in recs.iter().filter(|r| r.status != Status::Ok) {
+        let why = r.reason.clone().unwrap_or_default();
+        let who = format!("{} {}", r.scenario, r.variant);
+        match by_reason.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, v)) => v.push(who),
+            None => by_reason.push((why, vec![who])),
+        }
+    }
+    let not_counted: Vec<Line> = by_reason
+        .into_iter()
+        .map(|(why, who)| text(format!("{}: not counted: {why}", who.join(", "))))
         .collect();
     if ok.is_empty() {
         b.push(Block::Bullets(not_counted));
@@ -222,7 +224,13 @@ mod tests {
     fn counted_variants_are_rows_and_failures_are_named() {
         let mut failed = CensusRecord::new("echo", "rust", Language::Rust, "t".into());
         failed.fail("perf: perf exited before it acknowledged 'enable'");
-        let b = blocks(&run(vec![counted("go", 200), failed]), &[], &mut Vec::new());
+        let mut also = failed.clone();
+        also.variant = "rust-current-thread".into();
+        let b = blocks(
+            &run(vec![counted("go", 200), failed, also]),
+            &[],
+            &mut Vec::new(),
+        );
         let Some(Block::Table { rows, .. }) = b.iter().find(|x| matches!(x, Block::Table { .. }))
         else {
             panic!("no table: {b:?}")
@@ -248,6 +256,11 @@ mod tests {
         let Some(Block::Bullets(notes)) = b.iter().find(|x| matches!(x, Block::Bullets(_))) else {
             panic!("no notes: {b:?}")
         };
-        assert!(format!("{notes:?}").contains("echo rust: not counted: perf: perf exited"));
+        assert_eq!(notes.len(), 1, "one line for one reason: {notes:?}");
+        assert!(
+            format!("{notes:?}")
+                .contains("echo rust, echo rust-current-thread: not counted: perf: perf exited"),
+            "{notes:?}"
+        );
     }
 }

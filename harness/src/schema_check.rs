@@ -163,7 +163,8 @@ pub fn check_file(file: &Path, schema_name: &str) -> Vec<String> {
     }
 }
 
-/// Checks a run directory's meta.json, summary.json and every trial file.
+/// Checks a run directory's meta.json, summary.json, every trial file and
+/// every census file.
 pub fn check_run(dir: &Path) -> Vec<String> {
     let mut errs = Vec::new();
     for (file, sch) in [
@@ -190,6 +191,10 @@ pub fn check_run(dir: &Path) -> Vec<String> {
         }
         Err(e) => errs.push(format!("{}: {e}", trials.display())),
     }
+    // Census files, where the profile asked for a census.
+    for p in crate::run::results::json_files(&dir.join(crate::run::census::record::DIR)) {
+        errs.extend(check_file(&p, "census.schema.json"));
+    }
     errs
 }
 
@@ -199,15 +204,10 @@ pub fn check_run(dir: &Path) -> Vec<String> {
 /// has none). Not for synthetic fixtures, whose documents hold only what
 /// the report reads.
 pub fn check_documents(dir: &Path) -> Vec<String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("trials"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths.iter().flat_map(|p| check_embedded(p)).collect()
+    crate::run::results::json_files(&dir.join("trials"))
+        .iter()
+        .flat_map(|p| check_embedded(p))
+        .collect()
 }
 
 fn check_embedded(trial: &Path) -> Vec<String> {

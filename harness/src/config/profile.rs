@@ -361,6 +361,15 @@ pub struct ScenarioSpec {
     /// `<variant>-aa` (an identical copy): the A/A control.
     #[serde(default)]
     pub aa_control: Vec<String>,
+    /// After the scenario's rounds, a separate short trial per variant
+    /// counts the server's syscalls by name under the first client's load
+    /// (`run::census`), where `perf` may count syscall tracepoints.
+    #[serde(default)]
+    pub census: bool,
+    /// The census's variants when not all of them (a budget: each costs
+    /// about 4 s).
+    #[serde(default)]
+    pub census_variants: Vec<String>,
     #[serde(default)]
     pub notes: Option<String>,
 }
@@ -631,6 +640,20 @@ fn validate_scenario(
             return Err(format!("client '{}': key 'name': used twice", c.name));
         }
         validate_client(s, c, earlier).map_err(|m| format!("client '{}': {m}", c.name))?;
+    }
+    if let Some(v) = s.census_variants.iter().find(|v| !s.variants.contains(v)) {
+        return Err(format!(
+            "key 'census_variants': {v:?} is not one of the scenario's variants"
+        ));
+    }
+    if !s.census_variants.is_empty() && !s.census {
+        return Err("key 'census_variants' goes with census = true".into());
+    }
+    if s.census && s.clients[0].model == LoadModel::Idle {
+        return Err(format!(
+            "key 'census': the first client ('{}') is idle: it sends no requests to count syscalls per",
+            s.clients[0].name
+        ));
     }
     Ok(())
 }
@@ -925,6 +948,35 @@ mod tests {
 
     fn parse(text: &str) -> Result<Profile, ProfileError> {
         parse_profile(Path::new("p.toml"), text, &variants())
+    }
+
+    #[test]
+    fn census_is_asked_per_scenario_and_needs_requests_to_count() {
+        let p = parse(&GOOD.replacen(
+            "workload = \"echo\"",
+            "workload = \"echo\"\ncensus = true",
+            1,
+        ))
+        .unwrap();
+        assert!(p.scenarios[0].census && !p.scenarios[1].census);
+        let idle = GOOD
+            .replacen(
+                "workload = \"echo\"",
+                "workload = \"echo\"\ncensus = true",
+                1,
+            )
+            .replacen("model = \"closed\"", "model = \"idle\"", 1);
+        let e = parse_err(&idle);
+        assert!(
+            e.contains("scenario 'cap'") && e.contains("key 'census'") && e.contains("idle"),
+            "{e}"
+        );
+        let e = parse_err(&GOOD.replacen("census", "x", 0).replacen(
+            "workload = \"echo\"",
+            "workload = \"echo\"\ncensus = 1",
+            1,
+        ));
+        assert!(e.contains("census"), "{e}");
     }
 
     #[test]

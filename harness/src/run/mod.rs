@@ -1,8 +1,10 @@
 //! Running a profile: the trial order (`plan`), the host's CPU `topology`
 //! and the `placement` of server and load generator on it, the machine's
 //! `provenance`, checks before start (`preflight`), one trial (`trial`, `micro`) with its `/proc` `sampler`,
+//! the syscall `census` after a scenario's rounds,
 //! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`).
 
+pub mod census;
 pub mod micro;
 pub mod outcome;
 pub mod placement;

@@ -250,6 +250,34 @@ pub fn rates_from_capacity(
         .collect())
 }
 
+/// A client's open-loop rates: its fixed `rate`, its `rate_steps`, or its
+/// `rate_fractions` of the lowest capacity `scenario`'s original variants
+/// (not the A/A copies) reached in scenario `of_capacity`. Empty for
+/// closed and idle clients.
+pub fn client_rates(
+    c: &ClientSpec,
+    scenario: &ScenarioSpec,
+    capacities: &BTreeMap<String, BTreeMap<String, f64>>,
+) -> Result<Vec<f64>, String> {
+    match (&c.rate, &c.rate_steps, &c.rate_fractions) {
+        (Some(r), _, _) => Ok(vec![*r]),
+        (_, Some(steps), _) => Ok(steps.clone()),
+        (_, _, Some(fr)) => {
+            let cap_id = c.of_capacity.as_deref().unwrap_or_default();
+            let caps = capacities.get(cap_id).cloned().unwrap_or_default();
+            let originals: Vec<String> = scenario
+                .variants
+                .iter()
+                .filter(|v| crate::config::expand::aa_original(v).is_none())
+                .cloned()
+                .collect();
+            rates_from_capacity(fr, &caps, &originals)
+                .map_err(|e| format!("rates from scenario {cap_id}: {e}"))
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// Replaces `cpu_ms=X` in a load-generator mix spec by `cpu=ROUNDS`, using the
 /// calibrated SHA-256 chain speed of this machine.
 pub fn resolve_mix(mix: &str, rounds_per_ms: f64) -> Result<String, String> {
@@ -580,6 +608,37 @@ mod tests {
         )
         .unwrap();
         (p, v)
+    }
+
+    #[test]
+    fn client_rates_come_from_the_rate_steps_or_the_lowest_original_capacity() {
+        let (p, _) = fixture();
+        let mut steps = p.scenarios[1].clone();
+        // An A/A copy (its capacity far lower here) never sets the rates.
+        steps.variants.push("a-aa".into());
+        let caps = BTreeMap::from([(
+            "cap".to_string(),
+            BTreeMap::from([
+                ("a".to_string(), 1000.0),
+                ("b".to_string(), 800.0),
+                ("c".to_string(), 100.0),
+                ("a-aa".to_string(), 10.0),
+            ]),
+        )]);
+        let c = &steps.clients[0];
+        assert_eq!(client_rates(c, &steps, &caps).unwrap(), vec![400.0, 200.0]);
+        let e = client_rates(c, &steps, &BTreeMap::new()).unwrap_err();
+        assert!(e.contains("rates from scenario cap"), "{e}");
+        let steps = &steps;
+        let mut fixed = c.clone();
+        fixed.rate = Some(250.0);
+        assert_eq!(client_rates(&fixed, steps, &caps).unwrap(), vec![250.0]);
+        let closed = &p.scenarios[0].clients[0];
+        assert!(
+            client_rates(closed, &p.scenarios[0], &caps)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

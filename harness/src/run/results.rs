@@ -122,6 +122,37 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
+/// The `.json` files directly in `dir`, sorted by name; none where the
+/// folder cannot be read.
+pub fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Every `.json` file of `dir` read as a `T`, in name order; the files
+/// that cannot be read, in words (a reader lists them, never panics).
+pub fn read_json_files<T: serde::de::DeserializeOwned>(dir: &Path) -> (Vec<T>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for p in json_files(dir) {
+        match std::fs::read(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<T>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(t) => out.push(t),
+            Err(e) => problems.push(format!("{}: {e}", p.display())),
+        }
+    }
+    (out, problems)
+}
+
 /// Moves a file a child wrote into place (same filesystem: a rename).
 pub fn adopt(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(from, to)

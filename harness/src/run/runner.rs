@@ -4,6 +4,7 @@
 
 use crate::analyse::summary;
 use crate::config::profile::{self, Profile, Variants};
+use crate::run::census;
 use crate::run::placement::Placement;
 use crate::run::plan;
 use crate::run::preflight;
@@ -154,6 +155,13 @@ impl Progress {
             ),
         }
     }
+    /// A line beside the bar (or on stderr without one).
+    fn note(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(format!("harness: {line}")),
+            None => eprintln!("harness: {line}"),
+        }
+    }
     fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
@@ -242,7 +250,15 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let links = expanded.linked_scenarios();
     let trials = plan::order_trials(&p, &selection, &links, seed);
     let micro = plan::order_micro(&p, &selection, seed);
-    let estimated_s = plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro);
+    let estimated_s = plan::profile_seconds(&p, &trials)
+        + plan::micro_seconds(&p, &micro)
+        + census::seconds(&p, &selection);
+    // Whether perf can count syscalls here, asked once; where it cannot,
+    // one line says why and the census records say so.
+    let census_perf = (!census::scenarios(&p, &selection).is_empty()).then(census::perf::probe);
+    if let Some(census::perf::Availability::Unusable(why)) = &census_perf {
+        eprintln!("harness: syscall census not measured: {why}; the run goes on without it");
+    }
     let vectors = rtc_conformance::load(&opts.root.join("testdata/protocol/vectors.json"))
         .context("cannot load the protocol vectors for the correctness probe")?;
     let probe = probe_vectors(
@@ -300,6 +316,7 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     let mut i = 0;
     while i < trials.len() {
         let group = trials[i].group;
+        let group_start = i;
         while i < trials.len() && trials[i].group == group {
             let ctx = trial::Context {
                 root: &opts.root,
@@ -343,6 +360,42 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             }
         }
         results::write_json(&run.summary(), &s)?;
+        if interrupted {
+            break;
+        }
+        // The group's rounds are done: the census trials of its scenarios
+        // run now, apart from every timed trial.
+        let mut group_scenarios: Vec<usize> =
+            trials[group_start..i].iter().map(|t| t.scenario).collect();
+        group_scenarios.sort_unstable();
+        group_scenarios.dedup();
+        for si in group_scenarios
+            .into_iter()
+            .filter(|&si| p.scenarios[si].census)
+        {
+            let Some(availability) = &census_perf else {
+                break;
+            };
+            let placement = placement_of(&pf, &p.scenarios[si].id);
+            let ctx = trial::Context {
+                root: &opts.root,
+                bin_dir: &opts.bin_dir,
+                run: &run,
+                profile: &p,
+                variants: &variants,
+                server_cpus: &placement.server_cpus,
+                client_cpus: &placement.client_cpus,
+                all_cpus: &pf.cpus_allowed,
+                data_file: &data_file,
+                rounds_per_ms: &sha_by_language,
+                capacities: &capacities,
+                probe: &probe,
+            };
+            if census::run_scenario(&ctx, si, availability, &mut |l| progress.note(&l)).is_err() {
+                interrupted = true;
+                break;
+            }
+        }
         if interrupted {
             break;
         }
@@ -581,15 +634,18 @@ pub fn list(root: &Path, profile_name: &str) -> Result<String> {
     out += &format!(
         "{} trials, about {:.0} s\n\n",
         trials.len() + micro.len(),
-        plan::profile_seconds(&p, &trials) + plan::micro_seconds(&p, &micro)
+        plan::profile_seconds(&p, &trials)
+            + plan::micro_seconds(&p, &micro)
+            + census::seconds(&p, &[])
     );
     for s in &p.scenarios {
         out += &format!("{:<28} [{}] {}\n", s.id, s.claims.join(","), s.title);
         out += &format!(
-            "{:<28} variants: {}; repeats: {}\n",
+            "{:<28} variants: {}; repeats: {}{}\n",
             "",
             s.variants.join(", "),
-            s.repeats(&p.defaults)
+            s.repeats(&p.defaults),
+            if s.census { "; syscall census" } else { "" }
         );
     }
     for m in &p.micro {

@@ -10,11 +10,14 @@
 //! - [`bars`]: medians with interval whiskers (throughput, CPU, switches, memory, threads).
 //! - [`dots`]: head-of-line (light-request p99 per variant with the heavy
 //!   job's length drawn in) and the load generator's send lag.
+//! - [`census`]: syscalls per request by name, stacked, beside CPU and
+//!   context switches per request (the syscall census's own trials).
 //!
 //! PNGs need no system font: DejaVu Sans ships in `harness/assets/` and is
 //! registered with plotters' `ab_glyph` text renderer.
 
 pub mod bars;
+pub mod census;
 pub mod dots;
 pub mod forest;
 pub mod knee;
@@ -796,6 +799,9 @@ pub fn possible_names(p: &crate::config::profile::Profile) -> Vec<String> {
         if hol {
             out.push(dots::hol_plot_name(&s.id));
         }
+        if s.census {
+            out.push(census::plot_name(&s.id));
+        }
     }
     for m in p.micro.iter().filter(|m| m.bench != "c12") {
         out.push(bars::micro_plot_name(&m.id));
@@ -822,6 +828,7 @@ pub fn render_all(run: &RunData, paths: &PlotPaths) -> (Vec<Figure>, Vec<String>
     );
     push(dots::render_hol(run, &palette, paths), "head-of-line plots");
     push(bars::render_all(run, &palette, paths), "bar plots");
+    push(census::render_all(run, &palette, paths), "census plots");
     push(timeline::render_all(run, &palette, paths), "timelines");
     push(dots::render_send_lag(run, &palette, paths), "send-lag plot");
     (figs, problems)

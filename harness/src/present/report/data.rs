@@ -1,5 +1,5 @@
-//! A run directory read back: `meta.json`, `summary.json`, the trial files
-//! and the profile copy — everything the verdicts, plots and report use.
+//! A run directory read back: `meta.json`, `summary.json`, the trial files,
+//! the census files and the profile copy — everything the verdicts, plots and report use.
 //! Reading is tolerant: a missing or unreadable file is a problem listed in
 //! the report, never a panic.
 
@@ -21,6 +21,8 @@ pub struct RunData {
     pub trials: Vec<TrialRecord>,
     /// The run's copy of its profile, as TOML.
     pub profile: Option<toml::Value>,
+    /// The syscall census files (`census/`), where the profile asked for them.
+    pub census: Vec<crate::run::census::record::CensusRecord>,
     /// Files that could not be read, in words.
     pub problems: Vec<String>,
 }
@@ -53,35 +55,21 @@ impl RunData {
         let profile = std::fs::read_to_string(dir.join("profile.toml"))
             .ok()
             .and_then(|t| toml::from_str(&t).ok());
-        let mut trials = Vec::new();
-        let tdir = dir.join("trials");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&tdir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        paths.sort();
-        for p in paths {
-            match std::fs::read(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<TrialRecord>(&b).map_err(|e| e.to_string()))
-            {
-                Ok(t) => trials.push(t),
-                Err(e) => problems.push(format!("{}: {e}", p.display())),
-            }
-        }
+        let (mut trials, trial_problems) =
+            crate::run::results::read_json_files::<TrialRecord>(&dir.join("trials"));
+        problems.extend(trial_problems);
         trials.sort_by(|a, b| {
             (&a.scenario, &a.variant, a.repeat).cmp(&(&b.scenario, &b.variant, b.repeat))
         });
+        let (census, census_problems) = crate::run::census::record::load_dir(dir);
+        problems.extend(census_problems);
         Ok(RunData {
             dir: dir.to_path_buf(),
             meta,
             summary,
             trials,
             profile,
+            census,
             problems,
         })
     }

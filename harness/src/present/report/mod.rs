@@ -10,8 +10,10 @@
 //! (the A/A control, the verdict table, a section per claim), `words`
 //! (every sentence about a verdict), `facts` (thread limits, compile
 //! probes, parameters as run), `method` (method and caveats),
-//! `environment` (the machine and its warnings), `units`.
+//! `environment` (the machine and its warnings), `census` (the syscall
+//! census), `units`.
 
+pub mod census;
 pub mod claims;
 pub mod data;
 pub mod doc;
@@ -177,6 +179,7 @@ pub fn build(
     b.extend(claims::claim_sections(
         claims, verdicts, figures, &facts, &mut shown,
     ));
+    b.extend(census::blocks(run, figures, &mut shown));
 
     // ---- the rest of the plots, scenario by scenario
     b.push(Block::Heading {

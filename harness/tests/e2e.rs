@@ -142,7 +142,10 @@ fn smoke_run_writes_a_complete_results_directory() {
     // Each server's own hashing speed, measured through the server.
     for lang in ["go", "rust"] {
         assert!(
-            meta["sha_rounds_per_ms_by_language"][lang].as_f64().unwrap() > 0.0,
+            meta["sha_rounds_per_ms_by_language"][lang]
+                .as_f64()
+                .unwrap()
+                > 0.0,
             "{lang}: {}",
             meta["sha_rounds_per_ms_by_language"]
         );

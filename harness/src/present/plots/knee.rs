@@ -69,13 +69,7 @@ impl Chart for Knee {
         let x_hi = self
             .curves
             .iter()
-            .flat_map(|c| {
-                c.points
-                    .iter()
-                    .flatten()
-                    .map(|p| p.0)
-                    .chain(c.capacity_rps)
-            })
+            .flat_map(|c| c.points.iter().flatten().map(|p| p.0).chain(c.capacity_rps))
             .fold(0.0, f64::max)
             * 1.08;
         let yk: Vec<f64> = log_ticks(10f64.powf(y0), 10f64.powf(y1))
@@ -284,7 +278,12 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                     let m = format!("{step}.latency_us.corrected.{p}");
                     let vals: Vec<(f64, bool)> = trials
                         .iter()
-                        .filter(|t| !t.measurement.dropped.iter().any(|d| d.prefix.trim_end_matches('.') == step))
+                        .filter(|t| {
+                            !t.measurement
+                                .dropped
+                                .iter()
+                                .any(|d| d.prefix.trim_end_matches('.') == step)
+                        })
                         .filter_map(|t| t.metrics.get(&m).map(|v| (*v, kept(&t, &m))))
                         .collect();
                     if vals.is_empty() {

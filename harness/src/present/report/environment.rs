@@ -92,7 +92,10 @@ pub fn environment(run: &RunData, b: &mut Vec<Block>) {
         ("rustc_version", "rustc"),
         ("nofile_soft", "open files (soft limit)"),
         ("data_file_bytes", "data file bytes"),
-        ("sha_rounds_per_ms", "SHA-256 rounds per ms (the harness's sha2)"),
+        (
+            "sha_rounds_per_ms",
+            "SHA-256 rounds per ms (the harness's sha2)",
+        ),
     ];
     let mut rows: Vec<Vec<Line>> = keys
         .iter()

@@ -111,11 +111,15 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         metrics: BTreeMap::new(),
         measurement: Measurement::default(),
         server_outcome: ServerOutcome::default(),
+        steal_fraction: None,
         micro_document: None,
     };
 
+    let host = crate::run::provenance::HostPaths::local();
+    let stat_at_start = crate::run::provenance::read_proc_stat(&host);
     let outcome = drive(ctx, planned, &mut rec, &server_bin, &server_args, origin);
     rec.ended_at = results::rfc3339(SystemTime::now());
+    note_steal(&mut rec, stat_at_start, &host, ctx);
     if let Err(Interrupted) = outcome {
         return Err(Interrupted);
     }
@@ -129,6 +133,35 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
     // The trial is on disk: an interrupt from here on only cuts the pause.
     signals::sleep(Duration::from_secs_f64(d.pause_s));
     Ok(rec)
+}
+
+/// Records the VM's steal time over the trial and flags it above the limit
+/// (the trial is kept: steal is the machine's noise, stated, not hidden).
+fn note_steal(
+    rec: &mut TrialRecord,
+    start: Option<String>,
+    host: &crate::run::provenance::HostPaths,
+    ctx: &Context,
+) {
+    use crate::run::provenance::{STEAL_LIMIT_FRACTION, read_proc_stat, steal_fraction};
+    let cpus: Vec<usize> = ctx
+        .server_cpus
+        .iter()
+        .chain(ctx.client_cpus)
+        .copied()
+        .collect();
+    if let (Some(a), Some(b)) = (start, read_proc_stat(host))
+        && let Ok(f) = steal_fraction(&a, &b, &cpus)
+    {
+        rec.steal_fraction = Some(f);
+        if f > STEAL_LIMIT_FRACTION {
+            rec.problems.push(format!(
+                "steal: the hypervisor took {:.1} % of the CPUs' time during the trial (flagged above {:.0} %)",
+                f * 100.0,
+                STEAL_LIMIT_FRACTION * 100.0
+            ));
+        }
+    }
 }
 
 fn fail(rec: &mut TrialRecord, why: impl Into<String>) {

@@ -135,6 +135,10 @@ pub struct TrialRecord {
     /// broken measurement.
     #[serde(default)]
     pub server_outcome: ServerOutcome,
+    /// Share of the CPUs' time the hypervisor gave to others during the
+    /// trial (/proc/stat steal over the server's and generator's CPUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_fraction: Option<f64>,
     /// Microbenchmark trials: the program's JSON document, verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub micro_document: Option<serde_json::Value>,

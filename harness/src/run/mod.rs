@@ -3,6 +3,7 @@
 //! `provenance`, checks before start (`preflight`), one trial (`trial`, `micro`) with its `/proc` `sampler`,
 //! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`).
 
+pub mod hosts;
 pub mod micro;
 pub mod outcome;
 pub mod placement;

@@ -157,6 +157,8 @@ pub(super) fn launch(
                     hgrm_parts: Vec::new(),
                     stderr_tail: Vec::new(),
                     samples: Vec::new(),
+                    host: None,
+                    generators: Vec::new(),
                 };
                 let sampler = Sampler::start(pid, origin, super::SAMPLE_PERIOD);
                 running.push(Running {

@@ -1,7 +1,8 @@
 //! Running a profile: the trial order (`plan`), the host's CPU `topology`
 //! and the `placement` of server and load generator on it, the machine's
 //! `provenance`, checks before start (`preflight`), one trial (`trial`, `micro`) with its `/proc` `sampler`,
-//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`).
+//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`);
+//! runs across machines (`hosts`).
 
 pub mod hosts;
 pub mod micro;

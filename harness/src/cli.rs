@@ -228,11 +228,12 @@ fn on_host(cmd: &Cmd) -> Option<i32> {
     }
 }
 
-/// Reads a hosts file; Err is its one-line message (bad input: exit 2).
-fn hosts_file(path: &Option<PathBuf>, bin_dir: &Path) -> Result<Option<hosts::Hosts>, String> {
-    path.as_ref()
-        .map(|p| hosts::load(p, bin_dir).map_err(|e| e.to_string()))
-        .transpose()
+/// Reads a hosts file; a mistake in it is bad input: one line, exit 2.
+fn hosts_file(path: &Option<PathBuf>, bin_dir: &Path) -> Option<hosts::Hosts> {
+    path.as_ref().map(|p| {
+        hosts::load(p, bin_dir)
+            .unwrap_or_else(|e| rtc_common::cli::usage_exit("harness", &e.to_string()))
+    })
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -253,13 +254,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             hosts,
             copy_binaries,
         } => {
-            let hosts = match hosts_file(&hosts, &paths.bin_dir) {
-                Ok(h) => h,
-                Err(e) => {
-                    eprintln!("harness: {e}");
-                    return Ok(2);
-                }
-            };
+            let hosts = hosts_file(&hosts, &paths.bin_dir);
             let opts = runner::RunOptions {
                 root: paths.root,
                 bin_dir: paths.bin_dir,
@@ -295,13 +290,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             hosts,
             copy_binaries,
         } => {
-            let hosts = match hosts_file(&hosts, &paths.bin_dir) {
-                Ok(h) => h,
-                Err(e) => {
-                    eprintln!("harness: {e}");
-                    return Ok(2);
-                }
-            };
+            let hosts = hosts_file(&hosts, &paths.bin_dir);
             let (p, variants) = profile::load(&paths.root, &profile)?;
             let claims = crate::config::claims::load(&paths.root)?;
             let expanded = crate::config::expand::expand(&p, &claims)?;
@@ -370,35 +359,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// `harness check --hosts`: each host, where its side runs, its clock.
 fn hosts_text(ready: &crate::run::hosts::check::Ready) -> String {
-    use rtc_common::affinity::format_cpu_list;
     let mut out = String::new();
     for h in std::iter::once(&ready.server).chain(&ready.generators) {
-        let p = &h.info.placement;
-        let side = if p.server_cpus.is_empty() {
-            format!("load generator on CPUs {}", format_cpu_list(&p.client_cpus))
-        } else {
-            format!(
-                "server on CPUs {}, its sampler on {}",
-                format_cpu_list(&p.server_cpus),
-                format_cpu_list(&p.client_cpus)
-            )
-        };
-        out += &format!(
-            "host {} ({}): {} {}, {}; {side}; clock {:+.2} ms (± {:.2}){}\n",
-            h.host.name,
-            h.transport.describe(),
-            h.info.hostname,
-            h.info.kernel,
-            h.info.cpu_model.as_deref().unwrap_or("unknown CPU"),
-            h.clock.offset_ms,
-            h.clock.uncertainty_ms,
-            if h.copied.is_empty() {
-                String::new()
-            } else {
-                format!("; copied {}", h.copied.join(", "))
-            }
-        );
-        for w in p.warnings.iter().chain(&h.info.provenance.warnings) {
+        out += &format!("{}\n", h.summary());
+        for w in h
+            .info
+            .placement
+            .warnings
+            .iter()
+            .chain(&h.info.provenance.warnings)
+        {
             out += &format!("  warning: {w}\n");
         }
     }

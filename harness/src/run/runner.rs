@@ -548,19 +548,7 @@ fn prepare_hosts(
         p.defaults.data_file_bytes,
     ));
     for h in std::iter::once(&ready.server).chain(&ready.generators) {
-        eprintln!(
-            "harness: host {} ({}): {}, clock {:+.2} ms (± {:.2}){}",
-            h.host.name,
-            h.transport.describe(),
-            h.info.hostname,
-            h.clock.offset_ms,
-            h.clock.uncertainty_ms,
-            if h.copied.is_empty() {
-                String::new()
-            } else {
-                format!(", copied {}", h.copied.join(", "))
-            }
-        );
+        eprintln!("harness: {}", h.summary());
     }
     Ok((ready, hosts.clone()))
 }

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -33,6 +32,36 @@ pub struct ReadyHost {
 impl ReadyHost {
     pub fn harness(&self) -> PathBuf {
         self.host.bin_dir.join("harness")
+    }
+
+    /// One line: the host, where its side runs, its clock.
+    pub fn summary(&self) -> String {
+        use rtc_common::affinity::format_cpu_list;
+        let p = &self.info.placement;
+        let side = if p.server_cpus.is_empty() {
+            format!("load generator on CPUs {}", format_cpu_list(&p.client_cpus))
+        } else {
+            format!(
+                "server on CPUs {}, its sampler on {}",
+                format_cpu_list(&p.server_cpus),
+                format_cpu_list(&p.client_cpus)
+            )
+        };
+        format!(
+            "host {} ({}): {} {}, {}; {side}; clock {:+.2} ms (± {:.2}){}",
+            self.host.name,
+            self.transport.describe(),
+            self.info.hostname,
+            self.info.kernel,
+            self.info.cpu_model.as_deref().unwrap_or("unknown CPU"),
+            self.clock.offset_ms,
+            self.clock.uncertainty_ms,
+            if self.copied.is_empty() {
+                String::new()
+            } else {
+                format!("; copied {}", self.copied.join(", "))
+            }
+        )
     }
 }
 
@@ -310,11 +339,7 @@ fn binaries(
 /// same session: eight exchanges, the quickest decides.
 fn info_and_clock(t: &Transport, argv: &[String]) -> Result<(HostInfo, ClockOffset), String> {
     let mut child = t
-        .command(argv)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .spawn_piped(argv)
         .map_err(|e| format!("cannot run harness host-info: {e}"))?;
     let mut input = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");

@@ -169,23 +169,7 @@ fn spawn(opts: &Options) -> std::io::Result<Child> {
         // A group of its own: ended as one, and Ctrl-C at the controller's
         // terminal reaches it only through this process.
         .process_group(0);
-    let cpus = opts.cpus.clone();
-    let nice = opts.nice;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if nice != 0 && libc::setpriority(libc::PRIO_PROCESS, 0, nice) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(cpus) = &cpus {
-                rtc_common::affinity::pin_current_thread(cpus)?;
-            }
-            Ok(())
-        });
-    }
+    crate::run::trial::tie_and_pin(&mut cmd, opts.cpus.clone(), opts.nice);
     cmd.spawn()
 }
 

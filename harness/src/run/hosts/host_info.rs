@@ -42,6 +42,9 @@ pub struct HostInfo {
     pub sha_rounds_per_ms: Option<f64>,
     /// `--data-file`: the data file, made or found valid.
     pub data_file: Option<String>,
+    /// OS threads this host could still start (a scenario's `needs_threads`).
+    #[serde(default)]
+    pub thread_room: Option<u64>,
     /// What could not be read or made, one line each.
     pub problems: Vec<String>,
 }
@@ -157,6 +160,7 @@ pub fn read(opts: &Options) -> HostInfo {
         proc_stat: provenance::read_proc_stat(&host),
         sha_rounds_per_ms,
         data_file,
+        thread_room: crate::run::plan::thread_room(),
         problems,
     }
 }

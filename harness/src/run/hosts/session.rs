@@ -10,7 +10,7 @@ use crate::run::sampler::ProcSample;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,11 +109,7 @@ impl Session {
     /// Starts `argv` (a `harness sample` command line) on the host.
     pub fn start(t: &Transport, argv: &[String]) -> Result<Session, String> {
         let mut child = t
-            .command(argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+            .spawn_piped(argv)
             .map_err(|e| format!("{}: cannot start a session: {e}", t.describe()))?;
         let state = Arc::new(Mutex::new(State::default()));
         let out = child.stdout.take().expect("piped");

@@ -118,6 +118,15 @@ impl Transport {
         cmd
     }
 
+    /// Starts `argv` on the host with its input and output on pipes.
+    pub fn spawn_piped(&self, argv: &[String]) -> std::io::Result<std::process::Child> {
+        self.command(argv)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    }
+
     /// Runs `argv` on the host with `stdin` as its input, for at most
     /// `limit`; Err is one line: the transport's own failure (ssh cannot
     /// connect: its last stderr line) or the time limit. A command that

@@ -100,7 +100,9 @@ pub(super) fn drive(
 ) -> Result<(), Interrupted> {
     let scenario = &ctx.profile.scenarios[planned.scenario];
     let d = &ctx.profile.defaults;
-    let Some(plans) = clients::resolve(ctx, scenario, rec) else {
+    let host = &h.ready.server;
+    let whose = format!("server host {}: ", host.host.name);
+    let Some(plans) = super::plans_for(ctx, scenario, rec, host.info.thread_room, &whose) else {
         return Ok(());
     };
     for p in &plans {
@@ -109,7 +111,6 @@ pub(super) fn drive(
             return Ok(());
         }
     }
-    let host = &h.ready.server;
     let limit = host_limit(scenario, d, h.start_lead_s);
     let mut program = vec![server_bin.to_string_lossy().into_owned()];
     program.extend(server_args.iter().cloned());
@@ -355,21 +356,8 @@ fn launch(
                     client: ci,
                     gen_host: share.host,
                     rec: ClientRecord {
-                        name,
-                        args,
-                        pid: None,
-                        cpus_allowed_list: None,
-                        exit_code: None,
-                        launched_ms,
-                        finished_ms: 0.0,
-                        document: None,
-                        hlog: None,
-                        hgrm: None,
-                        hgrm_parts: Vec::new(),
-                        stderr_tail: Vec::new(),
-                        samples: Vec::new(),
                         host: Some(g.host.name.clone()),
-                        generators: Vec::new(),
+                        ..ClientRecord::new(name, args, launched_ms)
                     },
                     session,
                     files: ClientFiles::in_dir(&scratch, &base),
@@ -546,25 +534,17 @@ fn merged_client(
         .map(|g| g.exit_code)
         .find(|c| *c != Some(0))
         .unwrap_or(Some(0));
+    let launched_ms = generators
+        .iter()
+        .map(|g| g.launched_ms)
+        .fold(f64::INFINITY, f64::min);
     Some(ClientRecord {
-        name: name.to_string(),
-        args: Vec::new(),
-        pid: None,
-        cpus_allowed_list: None,
         exit_code,
-        launched_ms: generators
-            .iter()
-            .map(|g| g.launched_ms)
-            .fold(f64::INFINITY, f64::min),
         finished_ms: generators.iter().map(|g| g.finished_ms).fold(0.0, f64::max),
         document,
-        hlog: None,
         hgrm,
-        hgrm_parts: Vec::new(),
-        stderr_tail: Vec::new(),
-        samples: Vec::new(),
-        host: None,
         generators,
+        ..ClientRecord::new(name.to_string(), Vec::new(), launched_ms)
     })
 }
 
@@ -706,6 +686,7 @@ mod tests {
                 proc_stat: None,
                 sha_rounds_per_ms: None,
                 data_file: None,
+                thread_room: None,
                 problems: vec![],
             },
             clock: ClockOffset {

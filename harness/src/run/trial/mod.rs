@@ -15,7 +15,7 @@ mod record;
 mod server;
 
 pub use across_hosts::AcrossHosts;
-pub use clients::spawn_client;
+pub use clients::{spawn_client, tie_and_pin};
 pub use record::*;
 pub use server::cpus_allowed_list;
 
@@ -180,16 +180,9 @@ fn drive(
 ) -> Result<(), Interrupted> {
     let scenario = &ctx.profile.scenarios[planned.scenario];
     let d = &ctx.profile.defaults;
-    let Some(plans) = clients::resolve(ctx, scenario, rec) else {
+    let Some(plans) = plans_for(ctx, scenario, rec, plan::thread_room(), "") else {
         return Ok(());
     };
-    if let Some(why) = scenario
-        .needs_threads
-        .and_then(|n| plan::refuse_threads(n, plan::thread_room()))
-    {
-        fail(rec, why);
-        return Ok(());
-    }
     // A fresh server for every trial.
     let Some(mut server) = server::start(ctx, rec, server_bin, server_args) else {
         return Ok(());
@@ -207,6 +200,27 @@ fn drive(
         return Err(Interrupted);
     }
     result
+}
+
+/// What each client sends, and whether the server's machine (`room`:
+/// threads it can still start; `whose` names it in the refusal) can hold
+/// the scenario; None when the trial failed on either.
+fn plans_for<'a>(
+    ctx: &Context,
+    scenario: &'a ScenarioSpec,
+    rec: &mut TrialRecord,
+    room: Option<u64>,
+    whose: &str,
+) -> Option<Vec<ClientPlan<'a>>> {
+    let plans = clients::resolve(ctx, scenario, rec)?;
+    if let Some(why) = scenario
+        .needs_threads
+        .and_then(|n| plan::refuse_threads(n, room))
+    {
+        fail(rec, format!("{whose}{why}"));
+        return None;
+    }
+    Some(plans)
 }
 
 /// Probe, idle baseline, load, idle observation, collection: everything

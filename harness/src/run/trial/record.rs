@@ -69,6 +69,29 @@ pub struct ClientRecord {
     pub generators: Vec<ClientRecord>,
 }
 
+impl ClientRecord {
+    /// A load generator just launched, `launched_ms` after the trial's origin.
+    pub fn new(name: String, args: Vec<String>, launched_ms: f64) -> ClientRecord {
+        ClientRecord {
+            name,
+            args,
+            pid: None,
+            cpus_allowed_list: None,
+            exit_code: None,
+            launched_ms,
+            finished_ms: 0.0,
+            document: None,
+            hlog: None,
+            hgrm: None,
+            hgrm_parts: Vec::new(),
+            stderr_tail: Vec::new(),
+            samples: Vec::new(),
+            host: None,
+            generators: Vec::new(),
+        }
+    }
+}
+
 /// The measurement's own validity: faults of the load generator (it fell
 /// behind, was client-bound, its lag too large for a percentile) and of
 /// nothing else.

@@ -131,6 +131,7 @@ fn level(parts: &[(&str, &Value)], top: bool) -> Result<Map<String, Value>, Stri
             // The smallest is the safe bound: from there up a percentile
             // may be a lower bound in some host's data.
             "lower_bound_from_percentile" => extreme(&vals, f64::min),
+            "rate_steps_rps" => sum_elementwise(&vals),
             "receive_timestamps" => {
                 let all_kernel = vals.len() == parts.len()
                     && vals.iter().all(|(_, v)| v.as_str() == Some("kernel"));
@@ -294,6 +295,20 @@ fn sum(vals: &[(&str, &Value)]) -> Value {
         json!(nums.iter().filter_map(|v| v.as_u64()).sum::<u64>())
     } else {
         json!(nums.iter().filter_map(|v| v.as_f64()).sum::<f64>())
+    }
+}
+
+/// Arrays of numbers (each host's share of every step's rate) added
+/// position by position; null where any is not such an array.
+fn sum_elementwise(vals: &[(&str, &Value)]) -> Value {
+    let arrays: Option<Vec<&Vec<Value>>> = vals.iter().map(|(_, v)| v.as_array()).collect();
+    match arrays {
+        Some(a) if !a.is_empty() && a.iter().all(|x| x.len() == a[0].len()) => Value::Array(
+            (0..a[0].len())
+                .map(|i| json!(a.iter().filter_map(|x| x[i].as_f64()).sum::<f64>()))
+                .collect(),
+        ),
+        _ => Value::Null,
     }
 }
 
@@ -667,7 +682,10 @@ mod tests {
         };
         a["steps"] = json!([step(&a, 100.0)]);
         b["steps"] = json!([step(&b, 100.0)]);
+        a["rate_steps_rps"] = json!([100.0]);
+        b["rate_steps_rps"] = json!([100.0]);
         let m = merge(&[("gen1", &a), ("gen2", &b)]).unwrap();
+        assert_eq!(m["rate_steps_rps"], json!([200.0]));
         assert_eq!(m["steps"][0]["rate_rps"].as_f64(), Some(200.0));
         assert_eq!(m["steps"][0]["step"], 1);
         assert_eq!(m["steps"][0]["requests"], 8);

@@ -361,10 +361,11 @@ fn spawn_harness(
 ) -> (std::process::Child, PathBuf) {
     let profile = dir.join("hosts-profile.toml");
     std::fs::write(&profile, profile_text).unwrap();
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let out = dir.join(format!(
         "run-{}-{}",
-        extra.len(),
-        Instant::now().elapsed().as_nanos()
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     ));
     let _ = std::fs::remove_dir_all(&out);
     let mut cmd = match netns {
@@ -532,6 +533,9 @@ fn a_trial_across_namespaces_merges_two_generators_and_leaves_nothing_behind() {
             Namespaces::pids(n)
         );
     }
+    // The generators' scratch folder (work_dir = /tmp) is gone too.
+    let scratch = format!("rtc-harness-{}", out.file_name().unwrap().to_string_lossy());
+    assert!(!Path::new("/tmp").join(&scratch).exists(), "{scratch} left");
     match netem {
         Err(why) => eprintln!("skipped the 1 ms delay assertion: no netem here ({why})"),
         Ok(()) => {
@@ -579,7 +583,7 @@ fn an_interrupted_run_across_namespaces_leaves_no_process_on_any_host() {
     .unwrap();
     let long = PROFILE.replace("duration_s = 1.0", "duration_s = 20.0");
     for sig in [libc::SIGINT, libc::SIGKILL] {
-        let (mut child, _) = spawn_harness(
+        let (mut child, out) = spawn_harness(
             &bin,
             &dir,
             &long,
@@ -610,6 +614,9 @@ fn an_interrupted_run_across_namespaces_leaves_no_process_on_any_host() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A killed harness cannot remove the generators' scratch folder.
+        let scratch = format!("rtc-harness-{}", out.file_name().unwrap().to_string_lossy());
+        let _ = std::fs::remove_dir_all(Path::new("/tmp").join(scratch));
     }
     drop(ns);
     let _ = std::fs::remove_dir_all(&dir);

@@ -460,6 +460,9 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     );
     if let (Some(hm), Some((r, _))) = (meta.hosts.as_mut(), &across) {
         finish_hosts(hm, r);
+        if let Some(h) = &across_hosts {
+            setup::remove_scratch(r, &h.scratch_name);
+        }
         // The top-level provenance is the server host's.
         let tokio = meta.provenance.tokio_version.clone();
         meta.provenance = hm.server.provenance.clone();

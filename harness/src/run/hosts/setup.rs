@@ -119,6 +119,17 @@ pub fn proc_stat_now(h: &ReadyHost) -> Option<String> {
     serde_json::from_str::<HostInfo>(&first).ok()?.proc_stat
 }
 
+/// Removes the run's own scratch folder (`name` under each generator
+/// host's work_dir): its files were sent back and taken, but the folder
+/// stays, and so would a file of a generator ended before collection.
+pub fn remove_scratch(ready: &Ready, name: &str) {
+    for g in &ready.generators {
+        let dir = g.host.work_dir.join(name).to_string_lossy().into_owned();
+        let argv = vec!["rm".to_string(), "-rf".into(), "--".into(), dir];
+        let _ = g.transport.output(&argv, b"", Duration::from_secs(30));
+    }
+}
+
 /// The steal time of `rec`'s host over the run, from its `/proc/stat` at
 /// the start (`start`) and now, on the CPUs its side used; then its notes
 /// and warnings again.

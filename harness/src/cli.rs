@@ -107,6 +107,9 @@ pub enum Cmd {
         /// Measure SHA-256 rounds per ms on the first server CPU.
         #[arg(long)]
         calibrate: bool,
+        /// Measure a server's own SHA-256 speed through it (LANG=PATH, e.g. go=/opt/rtc/bin/go-server).
+        #[arg(long, value_name = "LANG=PATH")]
+        calibrate_server: Vec<String>,
         /// Make (or check) the data file here.
         #[arg(long, requires = "data_file_bytes")]
         data_file: Option<PathBuf>,
@@ -211,6 +214,7 @@ fn on_host(cmd: &Cmd) -> Option<i32> {
             role,
             cpus,
             calibrate,
+            calibrate_server,
             data_file,
             data_file_bytes,
             clock,
@@ -218,6 +222,13 @@ fn on_host(cmd: &Cmd) -> Option<i32> {
             role: *role,
             cpus: cpu_flag("cpus", cpus),
             calibrate: *calibrate,
+            servers: calibrate_server
+                .iter()
+                .map(|s| {
+                    host_info::server_flag(s)
+                        .unwrap_or_else(|e| rtc_common::cli::usage_exit("harness", &e))
+                })
+                .collect(),
             data_file: data_file.clone().zip(*data_file_bytes),
             clock: *clock,
         })),
@@ -368,6 +379,7 @@ fn hosts_text(ready: &crate::run::hosts::check::Ready) -> String {
             .warnings
             .iter()
             .chain(&h.info.provenance.warnings)
+            .chain(&h.info.warnings)
         {
             out += &format!("  warning: {w}\n");
         }

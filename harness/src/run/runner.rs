@@ -227,16 +227,23 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         (crate::config::profile::Language::Go, "go-server"),
         (crate::config::profile::Language::Rust, "rust-server"),
     ] {
-        let r = match &across {
-            Some(_) => rounds_per_ms,
-            None => preflight::calibrate_server_sha(&opts.bin_dir.join(bin), &pf.server_cpus)
-                .unwrap_or_else(|e| {
-                    sha_warnings.push(format!(
-                        "{e}: {bin}'s jobs sized with the harness's own SHA-256 speed instead"
-                    ));
-                    rounds_per_ms
-                }),
+        // Across hosts: measured on the server host by `harness host-info`.
+        let measured = match &across {
+            Some((r, _)) => r
+                .server
+                .info
+                .sha_rounds_per_ms_by_language
+                .get(&lang)
+                .copied()
+                .ok_or_else(|| format!("{bin} on the server host was not calibrated")),
+            None => preflight::calibrate_server_sha(&opts.bin_dir.join(bin), &pf.server_cpus),
         };
+        let r = measured.unwrap_or_else(|e| {
+            sha_warnings.push(format!(
+                "{e}: {bin}'s jobs sized with the harness's own SHA-256 speed instead"
+            ));
+            rounds_per_ms
+        });
         sha_by_language.insert(lang, r);
     }
     for w in &sha_warnings {
@@ -552,6 +559,9 @@ fn prepare_hosts(
     ));
     for h in std::iter::once(&ready.server).chain(&ready.generators) {
         eprintln!("harness: {}", h.summary());
+        for w in &h.info.warnings {
+            eprintln!("harness: warning: host {}: {w}", h.host.name);
+        }
     }
     Ok((ready, hosts.clone()))
 }

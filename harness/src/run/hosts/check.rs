@@ -225,6 +225,13 @@ fn check_host(
     }
     if role == HostRole::Server {
         argv.push("--calibrate".into());
+        // Each runtime's own SHA-256 speed, through its server, there.
+        for (lang, bin) in [("go", "go-server"), ("rust", "rust-server")] {
+            if names.iter().any(|n| n == bin) {
+                let path = host.bin_dir.join(bin).to_string_lossy().into_owned();
+                argv.extend(["--calibrate-server".into(), format!("{lang}={path}")]);
+            }
+        }
     }
     if let Some((path, bytes)) = data_file {
         argv.extend([
@@ -426,6 +433,8 @@ pub struct HostRecord {
     pub binaries: BTreeMap<String, String>,
     pub copied: Vec<String>,
     pub sha_rounds_per_ms: Option<f64>,
+    /// Server host: each server's own speed, measured through it there.
+    pub sha_rounds_per_ms_by_language: BTreeMap<crate::config::profile::Language, f64>,
     pub placement: crate::run::placement::Placement,
     pub provenance: crate::run::provenance::Provenance,
 }
@@ -450,6 +459,7 @@ impl ReadyHost {
             binaries: self.binaries.clone(),
             copied: self.copied.clone(),
             sha_rounds_per_ms: self.info.sha_rounds_per_ms,
+            sha_rounds_per_ms_by_language: self.info.sha_rounds_per_ms_by_language.clone(),
             placement: self.info.placement.clone(),
             provenance: self.info.provenance.clone(),
         }

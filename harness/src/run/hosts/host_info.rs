@@ -6,11 +6,13 @@
 //! answers each input line with its wall clock, so the controller can
 //! measure the offset over the open session (`clock_offset`).
 
+use crate::config::profile::Language;
 use crate::run::placement::{self, PlacedCpu, Placement, Role};
 use crate::run::preflight;
 use crate::run::provenance::{self, HostPaths, Provenance};
 use crate::run::topology::{self, Topology};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -40,6 +42,13 @@ pub struct HostInfo {
     pub proc_stat: Option<String>,
     /// `--calibrate`: SHA-256 chain rounds per ms on the first server CPU.
     pub sha_rounds_per_ms: Option<f64>,
+    /// `--calibrate-server`: each server's own speed, measured through it
+    /// on this host's server CPUs (what a mix's `cpu_ms` is sized with).
+    #[serde(default)]
+    pub sha_rounds_per_ms_by_language: BTreeMap<Language, f64>,
+    /// What could be read only in part, one line each (not a failure).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// `--data-file`: the data file, made or found valid.
     pub data_file: Option<String>,
     /// OS threads this host could still start (a scenario's `needs_threads`).
@@ -54,6 +63,8 @@ pub struct Options {
     pub role: HostRole,
     pub cpus: Option<Vec<usize>>,
     pub calibrate: bool,
+    /// Servers to calibrate through (`--calibrate-server LANG=PATH`).
+    pub servers: Vec<(Language, PathBuf)>,
     pub data_file: Option<(PathBuf, u64)>,
     pub clock: bool,
 }
@@ -96,6 +107,23 @@ pub fn generator_placement(topo: &Topology, allowed: &[usize]) -> Placement {
     }
 }
 
+/// `--calibrate-server go=PATH`: the language and the server binary.
+pub fn server_flag(s: &str) -> Result<(Language, PathBuf), String> {
+    let (lang, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--calibrate-server {s:?}: not LANG=PATH"))?;
+    let lang = match lang {
+        "go" => Language::Go,
+        "rust" => Language::Rust,
+        other => {
+            return Err(format!(
+                "--calibrate-server {s:?}: {other:?} is not go or rust"
+            ));
+        }
+    };
+    Ok((lang, PathBuf::from(path)))
+}
+
 /// Reads this host (the `harness host-info` side).
 pub fn read(opts: &Options) -> HostInfo {
     let mut problems = Vec::new();
@@ -133,6 +161,16 @@ pub fn read(opts: &Options) -> HostInfo {
     let provenance = provenance::read(&host, &topo, &placement, &provenance::detect_virt());
     let sha_rounds_per_ms = (opts.calibrate && !placement.server_cpus.is_empty())
         .then(|| preflight::calibrate_sha_rounds_per_ms(&placement.server_cpus));
+    let mut warnings = Vec::new();
+    let mut sha_rounds_per_ms_by_language = BTreeMap::new();
+    for (lang, bin) in &opts.servers {
+        match preflight::calibrate_server_sha(bin, &placement.server_cpus) {
+            Ok(r) => {
+                sha_rounds_per_ms_by_language.insert(*lang, r);
+            }
+            Err(e) => warnings.push(e),
+        }
+    }
     let data_file = opts.data_file.as_ref().and_then(|(path, bytes)| {
         match preflight::ensure_data_file(path, *bytes) {
             Ok(()) => Some(path.display().to_string()),
@@ -159,6 +197,8 @@ pub fn read(opts: &Options) -> HostInfo {
         provenance,
         proc_stat: provenance::read_proc_stat(&host),
         sha_rounds_per_ms,
+        sha_rounds_per_ms_by_language,
+        warnings,
         data_file,
         thread_room: crate::run::plan::thread_room(),
         problems,
@@ -238,6 +278,21 @@ mod tests {
     }
 
     #[test]
+    fn calibrate_server_flags_name_a_language_and_a_path() {
+        assert_eq!(
+            server_flag("go=/opt/bin/go-server").unwrap(),
+            (Language::Go, PathBuf::from("/opt/bin/go-server"))
+        );
+        assert_eq!(server_flag("rust=x").unwrap().0, Language::Rust);
+        assert!(
+            server_flag("java=x")
+                .unwrap_err()
+                .contains("not go or rust")
+        );
+        assert!(server_flag("go").unwrap_err().contains("LANG=PATH"));
+    }
+
+    #[test]
     fn a_generator_host_gives_every_allowed_cpu_to_the_generator() {
         use crate::run::topology::fixtures::topology;
         let t = topology("intel-8c16t");
@@ -254,6 +309,7 @@ mod tests {
             role: HostRole::Server,
             cpus: None,
             calibrate: true,
+            servers: vec![],
             data_file: None,
             clock: false,
         });
@@ -267,6 +323,7 @@ mod tests {
                 role: HostRole::Generator,
                 cpus: Some(vec![i.cpus_allowed[0], 100_000]),
                 calibrate: false,
+                servers: vec![],
                 data_file: None,
                 clock: false,
             }))

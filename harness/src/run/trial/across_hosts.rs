@@ -685,6 +685,8 @@ mod tests {
                 provenance: Default::default(),
                 proc_stat: None,
                 sha_rounds_per_ms: None,
+                sha_rounds_per_ms_by_language: Default::default(),
+                warnings: vec![],
                 data_file: None,
                 thread_room: None,
                 problems: vec![],

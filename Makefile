@@ -7,6 +7,11 @@ GO ?= go
 RUST_BINS := rust-server loadgen harness rust-micro conformance
 GO_BINS := go-server go-micro
 PROFILE ?= quick
+# HOSTS=hosts.toml runs the server and the load generators on other machines
+# (README, "Two machines"); COPY_BINARIES=1 copies bin/ to them first.
+HOSTS ?=
+COPY_BINARIES ?=
+HOSTS_FLAGS := $(if $(HOSTS),--hosts $(HOSTS)) $(if $(COPY_BINARIES),--copy-binaries)
 
 PHONY: all build build-rust build-go build-micro-unstable build-server-unstable test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
 
@@ -66,7 +71,7 @@ fmt:
 # the report's, if only that failed). `harness run` prints its results
 # directory on stdout (progress goes to stderr).
 compare: build
-	@status=0; dir=$$($(BIN)/harness run --profile $(PROFILE)) || status=$$?; \
+	@status=0; dir=$$($(BIN)/harness run --profile $(PROFILE) $(HOSTS_FLAGS)) || status=$$?; \
 	if [ -n "$$dir" ] && [ -f "$$dir/summary.json" ]; then \
 	  $(BIN)/harness report "$$dir" || { rs=$$?; [ $$status -ne 0 ] || status=$$rs; }; \
 	else \

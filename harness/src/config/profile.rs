@@ -33,7 +33,7 @@ fn err(file: &Path, context: impl Into<String>, message: impl Into<String>) -> P
     }
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     // Drop toml's source snippet (line numbers, pipes, carets), keep the words.
     let snippet = |l: &&str| {

@@ -2,9 +2,11 @@
 //! and the `placement` of server and load generator on it, the machine's
 //! `provenance`, checks before start (`preflight`), one trial (`trial`, `micro`) with its `/proc` `sampler`,
 //! the syscall `census` after a scenario's rounds,
-//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`).
+//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`);
+//! runs across machines (`hosts`).
 
 pub mod census;
+pub mod hosts;
 pub mod micro;
 pub mod outcome;
 pub mod placement;

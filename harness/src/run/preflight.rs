@@ -263,9 +263,7 @@ fn place_on(pf: &mut Preflight, host: &HostPaths, profile: Option<&Profile>) -> 
             pf.client_cpus = p.client_cpus.clone();
             pf.placement = p;
         }
-        Err(e) => pf.errors.push(format!(
-            "cannot place the server and the load generator: {e}"
-        )),
+        Err(e) => pf.errors.push(format!("{PLACE_ERROR}: {e}")),
     }
     for s in profile.map(|p| &p.scenarios[..]).unwrap_or(&[]) {
         if let Some(n) = s.server_cpus {
@@ -279,6 +277,19 @@ fn place_on(pf: &mut Preflight, host: &HostPaths, profile: Option<&Profile>) -> 
     }
     topo
 }
+
+/// Whether `error` is one of `place_on`'s (this machine's placement): a
+/// run across hosts places its server on the server host instead.
+pub fn is_placement_error(error: &str, profile: &Profile) -> bool {
+    error.starts_with(PLACE_ERROR)
+        || profile
+            .scenarios
+            .iter()
+            .filter(|s| s.server_cpus.is_some())
+            .any(|s| error.starts_with(&format!("scenario {}: ", s.id)))
+}
+
+const PLACE_ERROR: &str = "cannot place the server and the load generator";
 
 /// The data file the file-read scenarios read, made if missing or wrong;
 /// the error names the path and the cause (a full disk, no permission...).
@@ -479,6 +490,8 @@ mod tests {
         assert!(!pf.scenario_placements.contains_key("too-many"));
         assert_eq!(pf.errors.len(), 1, "{:?}", pf.errors);
         assert!(pf.errors[0].starts_with("scenario too-many: server_cpus = 16"));
+        assert!(is_placement_error(&pf.errors[0], &p));
+        assert!(!is_placement_error("scenario three-ish: x", &p));
         assert!(pf.warnings.is_empty(), "{:?}", pf.warnings);
 
         // An unreadable sysfs: each CPU a core of its own, said once.

@@ -3,8 +3,11 @@
 //! ended, what finished summarized, exit 130.
 
 use crate::analyse::summary;
+use crate::config::hosts::Hosts;
 use crate::config::profile::{self, Profile, Variants};
 use crate::run::census;
+use crate::run::hosts::check::Ready;
+use crate::run::hosts::setup::{self, HostsMeta};
 use crate::run::placement::Placement;
 use crate::run::plan;
 use crate::run::preflight;
@@ -29,6 +32,9 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Seed of the trial order (default: drawn from the clock; recorded).
     pub seed: Option<u64>,
+    /// Run across these hosts (`--hosts`), copying binaries when asked.
+    pub hosts: Option<Hosts>,
+    pub copy_binaries: bool,
 }
 
 /// How a run ended, for the exit code.
@@ -76,6 +82,10 @@ struct Meta<'a> {
     planned_trials: usize,
     estimated_s: f64,
     warnings: &'a [String],
+    /// A run across hosts: every host, its placement and provenance. The
+    /// machine fields above then describe the server host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hosts: Option<HostsMeta>,
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
@@ -185,7 +195,13 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             );
         }
     }
-    let pf = preflight::run(&opts.bin_dir, &opts.results_dir, &variants, Some(&p));
+    let mut pf = preflight::run(&opts.bin_dir, &opts.results_dir, &variants, Some(&p));
+    // Across hosts, every host is checked before anything starts, and the
+    // server host's placement and provenance replace this machine's.
+    let across = match &opts.hosts {
+        Some(h) => Some(prepare_hosts(h, opts, &variants, &p, &mut pf)?),
+        None => None,
+    };
     let dirty = git_dirty(&opts.root);
     let mut prov = pf.provenance.clone();
     prov.assess(dirty);
@@ -202,9 +218,15 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
             }
         );
     }
-    // The harness itself stays off the server's CPUs.
-    let _ = rtc_common::affinity::pin_current_thread(&harness_cpus(&pf));
-    let rounds_per_ms = preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus);
+    // The harness itself stays off the server's CPUs (across hosts it
+    // runs none of the measured processes).
+    if across.is_none() {
+        let _ = rtc_common::affinity::pin_current_thread(&harness_cpus(&pf));
+    }
+    let rounds_per_ms = match &across {
+        Some((r, _)) => r.server.info.sha_rounds_per_ms.unwrap_or(0.0),
+        None => preflight::calibrate_sha_rounds_per_ms(&pf.server_cpus),
+    };
     // Each server hashes at its own speed: `cpu_ms` becomes rounds per
     // language, measured through the servers themselves.
     let mut sha_by_language: BTreeMap<crate::config::profile::Language, f64> = BTreeMap::new();
@@ -213,13 +235,23 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         (crate::config::profile::Language::Go, "go-server"),
         (crate::config::profile::Language::Rust, "rust-server"),
     ] {
-        let r = preflight::calibrate_server_sha(&opts.bin_dir.join(bin), &pf.server_cpus)
-            .unwrap_or_else(|e| {
-                sha_warnings.push(format!(
-                    "{e}: {bin}'s jobs sized with the harness's own SHA-256 speed instead"
-                ));
-                rounds_per_ms
-            });
+        // Across hosts: measured on the server host by `harness host-info`.
+        let measured = match &across {
+            Some((r, _)) => r
+                .server
+                .info
+                .sha_rounds_per_ms_by_language
+                .get(&lang)
+                .copied()
+                .ok_or_else(|| format!("{bin} on the server host was not calibrated")),
+            None => preflight::calibrate_server_sha(&opts.bin_dir.join(bin), &pf.server_cpus),
+        };
+        let r = measured.unwrap_or_else(|e| {
+            sha_warnings.push(format!(
+                "{e}: {bin}'s jobs sized with the harness's own SHA-256 speed instead"
+            ));
+            rounds_per_ms
+        });
         sha_by_language.insert(lang, r);
     }
     for w in &sha_warnings {
@@ -249,13 +281,36 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
     });
     let links = expanded.linked_scenarios();
     let trials = plan::order_trials(&p, &selection, &links, seed);
-    let micro = plan::order_micro(&p, &selection, seed);
+    // Microbenchmarks are single processes on one machine.
+    let micro = match across {
+        Some(_) => {
+            if !p.micro.is_empty() {
+                eprintln!(
+                    "harness: warning: the profile's microbenchmarks run on one machine: not run across hosts (run them without --hosts)"
+                );
+            }
+            Vec::new()
+        }
+        None => plan::order_micro(&p, &selection, seed),
+    };
+    // The census attaches perf to a local server: not across hosts.
+    let census_on = across.is_none();
+    if !census_on && !census::scenarios(&p, &selection).is_empty() {
+        eprintln!(
+            "harness: warning: the syscall census counts a local server's syscalls: not run across hosts"
+        );
+    }
     let estimated_s = plan::profile_seconds(&p, &trials)
         + plan::micro_seconds(&p, &micro)
-        + census::seconds(&p, &selection);
+        + if census_on {
+            census::seconds(&p, &selection)
+        } else {
+            0.0
+        };
     // Whether perf can count syscalls here, asked once; where it cannot,
     // one line says why and the census records say so.
-    let census_perf = (!census::scenarios(&p, &selection).is_empty()).then(census::perf::probe);
+    let census_perf =
+        (census_on && !census::scenarios(&p, &selection).is_empty()).then(census::perf::probe);
     if let Some(census::perf::Availability::Unusable(why)) = &census_perf {
         eprintln!("harness: syscall census not measured: {why}; the run goes on without it");
     }
@@ -279,16 +334,25 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         started_at: results::rfc3339(now),
         ended_at: None,
         interrupted: false,
-        cpu_model: cpu_model(),
-        cpu_count_online: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cpu_model: match &across {
+            Some((r, _)) => r.server.info.cpu_model.clone(),
+            None => cpu_model(),
+        },
+        cpu_count_online: match &across {
+            Some((r, _)) => r.server.info.topology.cpus.len(),
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        },
         cpus_allowed: rtc_common::affinity::format_cpu_list(&pf.cpus_allowed),
         server_cpus: rtc_common::affinity::format_cpu_list(&pf.server_cpus),
         client_cpus: rtc_common::affinity::format_cpu_list(&pf.client_cpus),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .map(|s| s.trim().to_string()),
+        kernel: match &across {
+            Some((r, _)) => Some(r.server.info.kernel.clone()),
+            None => std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .ok()
+                .map(|s| s.trim().to_string()),
+        },
         go_version: pf.go_version.clone(),
         rustc_version: pf.rustc_version.clone(),
         placement: &pf.placement,
@@ -303,12 +367,23 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         planned_trials: trials.len() + micro.len(),
         estimated_s,
         warnings: &pf.warnings,
+        hosts: across.as_ref().map(|(r, h)| setup::meta(h, r)),
     };
     results::write_json(&run.meta(), &meta)?;
     eprintln!("harness: writing {}", run.root.display());
     let stat_at_start = provenance::read_proc_stat(&HostPaths::local());
 
     let data_file = pf.data_file.clone().context("no data file")?;
+    let across_hosts = across.as_ref().map(|(r, h)| trial::AcrossHosts {
+        ready: r,
+        address: h.address,
+        start_lead_s: h.start_lead_s,
+        scratch_name: format!(
+            "rtc-harness-{}",
+            run.root.file_name().unwrap_or_default().to_string_lossy()
+        ),
+        marker: run.root.display().to_string(),
+    });
     let mut capacities: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut records: Vec<TrialRecord> = Vec::new();
     let mut progress = Progress::new(trials.len() + micro.len(), estimated_s);
@@ -337,7 +412,11 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
                 break;
             }
             let t0 = Instant::now();
-            match trial::run(&ctx, &trials[i]) {
+            let outcome = match &across_hosts {
+                Some(h) => trial::run_across(&ctx, h, &trials[i]),
+                None => trial::run(&ctx, &trials[i]),
+            };
+            match outcome {
                 Ok(rec) => {
                     progress.finished(&rec, t0.elapsed().as_secs_f64());
                     records.push(rec);
@@ -451,6 +530,17 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         &records,
         dirty,
     );
+    if let (Some(hm), Some((r, _))) = (meta.hosts.as_mut(), &across) {
+        finish_hosts(hm, r);
+        if let Some(h) = &across_hosts {
+            setup::remove_scratch(r, &h.scratch_name);
+        }
+        // The top-level provenance is the server host's.
+        let tokio = meta.provenance.tokio_version.clone();
+        meta.provenance = hm.server.provenance.clone();
+        meta.provenance.tokio_version = tokio;
+        meta.provenance.assess(dirty);
+    }
     results::write_json(&run.meta(), &meta)?;
     // `latest` names the newest run that ran to its end (failed trials
     // included); an interrupted run leaves it where it was.
@@ -489,6 +579,74 @@ pub fn run(opts: &RunOptions) -> Result<(RunEnd, PathBuf)> {
         }
     };
     Ok((end, run.root.clone()))
+}
+
+/// Checks every host (one line per problem, then an error), and puts the
+/// server host's placement, provenance and data file where this
+/// machine's were.
+fn prepare_hosts(
+    hosts: &Hosts,
+    opts: &RunOptions,
+    variants: &Variants,
+    p: &Profile,
+    pf: &mut preflight::Preflight,
+) -> Result<(Ready, Hosts)> {
+    let ready = match setup::check_hosts(hosts, &opts.bin_dir, variants, p, opts.copy_binaries) {
+        Ok(r) => r,
+        Err(lines) => {
+            for l in &lines {
+                eprintln!("harness: {l}");
+            }
+            bail!(
+                "{} with the hosts of {} (each above)",
+                match lines.len() {
+                    1 => "1 problem".to_string(),
+                    n => format!("{n} problems"),
+                },
+                hosts.path.display()
+            );
+        }
+    };
+    let info = &ready.server.info;
+    let local = pf.placement.warnings.clone();
+    pf.errors.retain(|e| !preflight::is_placement_error(e, p));
+    pf.warnings.retain(|w| !local.contains(w));
+    pf.warnings.extend(info.placement.warnings.iter().cloned());
+    pf.cpus_allowed = info.cpus_allowed.clone();
+    pf.placement = info.placement.clone();
+    pf.server_cpus = info.placement.server_cpus.clone();
+    pf.client_cpus = info.placement.client_cpus.clone();
+    pf.scenario_placements = setup::placements(info, p).unwrap_or_default();
+    pf.provenance = info.provenance.clone();
+    pf.data_file = Some(crate::run::hosts::check::data_file_path(
+        &ready.server.host,
+        p.defaults.data_file_bytes,
+    ));
+    for h in std::iter::once(&ready.server).chain(&ready.generators) {
+        eprintln!("harness: {}", h.summary());
+        for w in &h.info.warnings {
+            eprintln!("harness: warning: host {}: {w}", h.host.name);
+        }
+    }
+    Ok((ready, hosts.clone()))
+}
+
+/// Every host's steal time over the run.
+fn finish_hosts(hm: &mut HostsMeta, ready: &Ready) {
+    let hosts = std::iter::once(&ready.server).chain(&ready.generators);
+    let recs = std::iter::once(&mut hm.server).chain(hm.generators.iter_mut());
+    for (h, rec) in hosts.zip(recs) {
+        let end = setup::proc_stat_now(h);
+        setup::finish_steal(rec, h.info.proc_stat.as_deref(), end.as_deref());
+        if let Some(w) = rec
+            .provenance
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("steal"))
+        {
+            eprintln!("harness: warning: host {}: {w}", rec.name);
+        }
+    }
 }
 
 /// The placement a scenario's trials use: its own when it fixes

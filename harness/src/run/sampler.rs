@@ -157,12 +157,34 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling `pid` every `period`, timing samples from `origin`.
+    /// Starts sampling `pid` every `period`, timing samples from `origin`;
+    /// `stop` returns them all.
     pub fn start(pid: u32, origin: Instant, period: Duration) -> Sampler {
+        Sampler::spawn(pid, origin, period, Vec::new(), |out, s| out.push(s))
+    }
+
+    /// The same sampling, each sample handed to `sink` as it is taken
+    /// (`harness sample` streams them to the controller); `stop` then
+    /// returns nothing.
+    pub fn stream(
+        pid: u32,
+        origin: Instant,
+        period: Duration,
+        mut sink: impl FnMut(ProcSample) + Send + 'static,
+    ) -> Sampler {
+        Sampler::spawn(pid, origin, period, Vec::new(), move |_, s| sink(s))
+    }
+
+    fn spawn(
+        pid: u32,
+        origin: Instant,
+        period: Duration,
+        mut out: Vec<ProcSample>,
+        mut keep: impl FnMut(&mut Vec<ProcSample>, ProcSample) + Send + 'static,
+    ) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
-            let mut out = Vec::new();
             let mut counters = ThreadCounters::default();
             let mut next = Instant::now();
             // The per-thread pass reads two files per thread: with hundreds
@@ -176,7 +198,7 @@ impl Sampler {
                 let began = Instant::now();
                 let full = stopping || began >= next_full;
                 match sample_with(pid, t_ms, &mut counters, full) {
-                    Some(s) => out.push(s),
+                    Some(s) => keep(&mut out, s),
                     None => break,
                 }
                 if full {
@@ -341,5 +363,27 @@ mod tests {
         assert!(v.len() >= 2, "{}", v.len());
         assert!(v.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
         assert!(sample_once(u32::MAX / 2, 0.0).is_none());
+    }
+
+    #[test]
+    fn a_stream_hands_over_every_sample_and_a_last_one_at_stop() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sampler = Sampler::stream(
+            std::process::id(),
+            Instant::now(),
+            Duration::from_millis(10),
+            move |s| {
+                let _ = tx.send(s);
+            },
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(sampler.stop().is_empty());
+        let got: Vec<ProcSample> = rx.try_iter().collect();
+        assert!(got.len() >= 2, "{}", got.len());
+        assert!(
+            got.last().unwrap().per_thread,
+            "the last sample is a full one"
+        );
+        assert!(got.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
     }
 }

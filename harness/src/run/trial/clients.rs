@@ -144,19 +144,9 @@ pub(super) fn launch(
             Ok(child) => {
                 let pid = child.id();
                 let crec = ClientRecord {
-                    name: c.name.clone(),
-                    args,
                     pid: Some(pid),
                     cpus_allowed_list: server::cpus_allowed_list(pid),
-                    exit_code: None,
-                    launched_ms,
-                    finished_ms: 0.0,
-                    document: None,
-                    hlog: None,
-                    hgrm: None,
-                    hgrm_parts: Vec::new(),
-                    stderr_tail: Vec::new(),
-                    samples: Vec::new(),
+                    ..ClientRecord::new(c.name.clone(), args, launched_ms)
                 };
                 let sampler = Sampler::start(pid, origin, super::SAMPLE_PERIOD);
                 running.push(Running {
@@ -249,7 +239,13 @@ pub fn spawn_client(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(stderr_file)?);
-    let cpus = cpus.to_vec();
+    tie_and_pin(&mut cmd, Some(cpus.to_vec()), nice);
+    cmd.spawn()
+}
+
+/// The child gets SIGKILL when its parent dies, runs at `nice`, and is
+/// pinned to `cpus`.
+pub fn tie_and_pin(cmd: &mut Command, cpus: Option<Vec<usize>>, nice: i32) {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -259,8 +255,10 @@ pub fn spawn_client(
             if nice != 0 && libc::setpriority(libc::PRIO_PROCESS, 0, nice) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            rtc_common::affinity::pin_current_thread(&cpus)
+            match &cpus {
+                Some(c) => rtc_common::affinity::pin_current_thread(c),
+                None => Ok(()),
+            }
         });
     }
-    cmd.spawn()
 }

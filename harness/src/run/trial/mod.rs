@@ -3,8 +3,10 @@
 //! CPUs (`clients`), `/proc` sampling throughout, what the generators leave
 //! (`collect`), the measurement judged apart from the server's outcome
 //! (`judge`), then a trial JSON (`record`) written whole. Every child is
-//! ended before this returns, whatever happens.
+//! ended before this returns, whatever happens. `across_hosts` is the same
+//! trial with the server and the generators on other machines.
 
+mod across_hosts;
 mod clients;
 mod collect;
 mod judge;
@@ -12,7 +14,8 @@ mod probe;
 mod record;
 mod server;
 
-pub use clients::spawn_client;
+pub use across_hosts::AcrossHosts;
+pub use clients::{spawn_client, tie_and_pin};
 pub use record::*;
 pub use server::cpus_allowed_list;
 
@@ -60,6 +63,24 @@ pub struct Context<'a> {
 /// the interrupt arrives during the pause after it, which the caller sees in
 /// `signals::interrupted()`.
 pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interrupted> {
+    run_on(ctx, None, planned)
+}
+
+/// The same trial with the server and the load generators on the hosts
+/// of `hosts` (`harness run --hosts`).
+pub fn run_across(
+    ctx: &Context,
+    hosts: &AcrossHosts,
+    planned: &PlannedTrial,
+) -> Result<TrialRecord, Interrupted> {
+    run_on(ctx, Some(hosts), planned)
+}
+
+fn run_on(
+    ctx: &Context,
+    hosts: Option<&AcrossHosts>,
+    planned: &PlannedTrial,
+) -> Result<TrialRecord, Interrupted> {
     let scenario = &ctx.profile.scenarios[planned.scenario];
     let variant = &ctx.variants[&planned.variant];
     let d = &ctx.profile.defaults;
@@ -73,8 +94,14 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         .unwrap_or(0.0);
     let workers = plan::workers_for(variant, scenario, ctx.server_cpus.len());
     let data_file = ctx.data_file.to_string_lossy().into_owned();
-    let server_args = plan::server_args(variant, scenario, workers, Some(&data_file));
-    let server_bin = ctx.bin_dir.join(&variant.server);
+    let mut server_args = plan::server_args(variant, scenario, workers, Some(&data_file));
+    let server_bin = match hosts {
+        None => ctx.bin_dir.join(&variant.server),
+        Some(h) => {
+            h.listen_on_host(&mut server_args);
+            h.ready.server.host.bin_dir.join(&variant.server)
+        }
+    };
 
     let mut rec = TrialRecord {
         schema_version: results::SCHEMA_VERSION,
@@ -105,6 +132,7 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
             exit_signal: None,
             needed_sigkill: false,
             stderr_tail: Vec::new(),
+            host: hosts.map(|h| h.ready.server.host.name.clone()),
         },
         clients: Vec::new(),
         server_samples: Vec::new(),
@@ -115,9 +143,19 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         micro_document: None,
     };
 
+    // Steal over the trial on this machine (across hosts, each host's
+    // steal over the run is in meta.json instead).
     let host = crate::run::provenance::HostPaths::local();
-    let stat_at_start = crate::run::provenance::read_proc_stat(&host);
-    let outcome = drive(ctx, planned, &mut rec, &server_bin, &server_args, origin);
+    let stat_at_start = hosts
+        .is_none()
+        .then(|| crate::run::provenance::read_proc_stat(&host))
+        .flatten();
+    let outcome = match hosts {
+        None => drive(ctx, planned, &mut rec, &server_bin, &server_args, origin),
+        Some(h) => {
+            across_hosts::drive(ctx, h, planned, &mut rec, &server_bin, &server_args, origin)
+        }
+    };
     rec.ended_at = results::rfc3339(SystemTime::now());
     note_steal(&mut rec, stat_at_start, &host, ctx);
     if let Err(Interrupted) = outcome {
@@ -180,16 +218,9 @@ fn drive(
 ) -> Result<(), Interrupted> {
     let scenario = &ctx.profile.scenarios[planned.scenario];
     let d = &ctx.profile.defaults;
-    let Some(plans) = clients::resolve(ctx, scenario, rec) else {
+    let Some(plans) = plans_for(ctx, scenario, rec, plan::thread_room(), "") else {
         return Ok(());
     };
-    if let Some(why) = scenario
-        .needs_threads
-        .and_then(|n| plan::refuse_threads(n, plan::thread_room()))
-    {
-        fail(rec, why);
-        return Ok(());
-    }
     // A fresh server for every trial.
     let Some(mut server) = server::start(ctx, rec, server_bin, server_args) else {
         return Ok(());
@@ -207,6 +238,27 @@ fn drive(
         return Err(Interrupted);
     }
     result
+}
+
+/// What each client sends, and whether the server's machine (`room`:
+/// threads it can still start; `whose` names it in the refusal) can hold
+/// the scenario; None when the trial failed on either.
+fn plans_for<'a>(
+    ctx: &Context,
+    scenario: &'a ScenarioSpec,
+    rec: &mut TrialRecord,
+    room: Option<u64>,
+    whose: &str,
+) -> Option<Vec<ClientPlan<'a>>> {
+    let plans = clients::resolve(ctx, scenario, rec)?;
+    if let Some(why) = scenario
+        .needs_threads
+        .and_then(|n| plan::refuse_threads(n, room))
+    {
+        fail(rec, format!("{whose}{why}"));
+        return None;
+    }
+    Some(plans)
 }
 
 /// Probe, idle baseline, load, idle observation, collection: everything

@@ -35,6 +35,9 @@ pub struct ServerRecord {
     pub exit_signal: Option<i32>,
     pub needed_sigkill: bool,
     pub stderr_tail: Vec<String>,
+    /// A run across hosts: the host it ran on (hosts.toml's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +59,37 @@ pub struct ClientRecord {
     pub hgrm_parts: Vec<String>,
     pub stderr_tail: Vec<String>,
     pub samples: Vec<ProcSample>,
+    /// A run across hosts: the generator host this part ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// A run across hosts: the client's parts, one per generator host,
+    /// each with its own document verbatim; `document` above is their
+    /// merge (histograms added, percentiles recomputed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generators: Vec<ClientRecord>,
+}
+
+impl ClientRecord {
+    /// A load generator just launched, `launched_ms` after the trial's origin.
+    pub fn new(name: String, args: Vec<String>, launched_ms: f64) -> ClientRecord {
+        ClientRecord {
+            name,
+            args,
+            pid: None,
+            cpus_allowed_list: None,
+            exit_code: None,
+            launched_ms,
+            finished_ms: 0.0,
+            document: None,
+            hlog: None,
+            hgrm: None,
+            hgrm_parts: Vec::new(),
+            stderr_tail: Vec::new(),
+            samples: Vec::new(),
+            host: None,
+            generators: Vec::new(),
+        }
+    }
 }
 
 /// The measurement's own validity: faults of the load generator (it fell

@@ -161,7 +161,14 @@ fn smoke_run_writes_a_complete_results_directory() {
     for t in &trials {
         let v = json(t);
         assert_eq!(v["schema_version"], 2);
-        assert_eq!(v["server_outcome"]["ok"], true, "{}", t.display());
+        // A loaded machine can make a server fall behind: that is its
+        // outcome (with reasons), never a failed trial.
+        let so = &v["server_outcome"];
+        assert!(
+            so["ok"] == true || !so["reasons"].as_array().unwrap().is_empty(),
+            "{}: {so}",
+            t.display()
+        );
         assert!(
             ["ok", "invalid"].contains(&v["status"].as_str().unwrap()),
             "{}: {:?}",

@@ -75,6 +75,9 @@ pub fn environment(run: &RunData, b: &mut Vec<Block>) {
         text: "Environment".into(),
         id: "environment".into(),
     });
+    if let Some(h) = run.meta.as_ref().and_then(|m| m.get("hosts")) {
+        b.extend(hosts_blocks(h));
+    }
     let keys = [
         ("profile", "profile"),
         ("started_at", "started"),
@@ -214,5 +217,121 @@ mod tests {
         header(&run, &mut b);
         assert_eq!(b.len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A run across machines (`harness run --hosts`): one row per host, what it
+/// did, where, and how its clock and provenance read.
+fn hosts_blocks(h: &serde_json::Value) -> Vec<Block> {
+    let s = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .map(|x| {
+                x.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| x.to_string())
+            })
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let mut rows = Vec::new();
+    let hosts = std::iter::once(&h["server"]).chain(
+        h.get("generators")
+            .and_then(|g| g.as_array())
+            .into_iter()
+            .flatten(),
+    );
+    for host in hosts.filter(|x| x.is_object()) {
+        let placement = host
+            .pointer("/placement/server_cpus")
+            .or_else(|| host.pointer("/placement/client_cpus"))
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "n/a".into());
+        let warnings = host
+            .pointer("/provenance/warnings")
+            .and_then(|w| w.as_array())
+            .map(|w| {
+                w.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        rows.push(vec![
+            text(s(host, "name")),
+            text(s(host, "role")),
+            text(format!(
+                "{} {}",
+                s(host, "transport"),
+                s(host, "destination")
+            )),
+            text(format!("{} ({})", s(host, "hostname"), s(host, "kernel"))),
+            text(placement),
+            text(format!(
+                "{} ± {} ms",
+                s(host, "clock_offset_ms"),
+                s(host, "clock_uncertainty_ms")
+            )),
+            text(if warnings.is_empty() {
+                "—".into()
+            } else {
+                warnings
+            }),
+        ]);
+    }
+    vec![
+        Block::Para(text(format!(
+            "This run spanned several machines (hosts file {}): the server listened on {}; the load generators started together {} s after the controller's go.",
+            s(h, "file"),
+            s(h, "address"),
+            s(h, "start_lead_s")
+        ))),
+        Block::Table {
+            head: [
+                "host",
+                "role",
+                "reached by",
+                "hostname (kernel)",
+                "CPUs used",
+                "clock offset",
+                "warnings",
+            ]
+            .iter()
+            .map(|x| x.to_string())
+            .collect(),
+            rows,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod hosts_tests {
+    use super::*;
+
+    #[test]
+    fn a_run_across_hosts_lists_every_host() {
+        let h = serde_json::json!({
+            "file": "hosts.toml", "address": "198.18.0.1", "start_lead_s": 2.0,
+            "server": {"name": "srv", "role": "server", "transport": "ssh", "destination": "bench1",
+                       "hostname": "bench1", "kernel": "6.1", "clock_offset_ms": 0.02, "clock_uncertainty_ms": 0.1,
+                       "placement": {"server_cpus": [0, 1]}, "provenance": {"warnings": ["governor powersave"]}},
+            "generators": [{"name": "gen1", "role": "generator", "transport": "ssh", "destination": "bench2",
+                            "hostname": "bench2", "kernel": "6.1", "clock_offset_ms": -0.3, "clock_uncertainty_ms": 0.1,
+                            "placement": {"client_cpus": [0, 1, 2]}, "provenance": {"warnings": []}}]
+        });
+        let b = hosts_blocks(&h);
+        let Block::Table { rows, .. } = &b[1] else {
+            panic!("{b:?}")
+        };
+        assert_eq!(rows.len(), 2);
+        let flat = format!("{b:?}");
+        for want in [
+            "srv",
+            "gen1",
+            "bench2",
+            "governor powersave",
+            "198.18.0.1",
+            "[0,1,2]",
+        ] {
+            assert!(flat.contains(want), "{want}: {flat}");
+        }
     }
 }

@@ -531,7 +531,7 @@ pub fn go_variants(quick: bool) -> Vec<Vec<String>> {
         return vec![vec![]];
     }
     let mut out = Vec::new();
-    for mode in ["inline", "pool"] {
+    for mode in ["inline", "pool", "oversubscribed"] {
         out.push(strings(&["--cpu-mode", mode]));
         out.push(strings(&["--cpu-mode", mode, "--procs", "1"]));
     }
@@ -960,8 +960,9 @@ mod tests {
     fn go_matrix_is_modes_by_procs() {
         assert_eq!(go_variants(true), vec![Vec::<String>::new()]);
         let v = go_variants(false);
-        assert_eq!(v.len(), 5);
+        assert_eq!(v.len(), 7);
         assert!(v.contains(&strings(&["--cpu-mode", "pool", "--procs", "1"])));
+        assert!(v.contains(&strings(&["--cpu-mode", "oversubscribed", "--procs", "1"])));
     }
 
     #[test]

@@ -746,7 +746,9 @@ pub fn flag_mismatches(args: &[String], cfg: &Value) -> Vec<String> {
             "--file-mode" => "file_mode",
             "--coop" => "coop",
             "--workers" => "workers",
-            "--procs" => "gomaxprocs",
+            // The workers asked for: GOMAXPROCS, except that
+            // `--cpu-mode oversubscribed` doubles GOMAXPROCS on purpose.
+            "--procs" => "workers",
             "--buf-size" => "buf_size",
             _ => continue,
         };

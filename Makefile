@@ -8,11 +8,11 @@ RUST_BINS := rust-server loadgen harness rust-micro conformance
 GO_BINS := go-server go-micro
 PROFILE ?= quick
 
-.PHONY: all build build-rust build-go build-micro-unstable test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
+PHONY: all build build-rust build-go build-micro-unstable build-server-unstable test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
 
 all: build
 
-build: build-rust build-go build-micro-unstable
+build: build-rust build-go build-micro-unstable build-server-unstable
 
 build-rust:
 	$(CARGO) build --release --locked --workspace --bins
@@ -25,6 +25,14 @@ build-micro-unstable:
 	RUSTFLAGS="--cfg tokio_unstable" $(CARGO) build --release --locked -p rtc-micro --target-dir target/unstable
 	@mkdir -p $(BIN)
 	cp -f target/unstable/release/rust-micro $(BIN)/rust-micro-unstable
+
+# The tokio server built the same way: its --telemetry adds tokio's unstable
+# metrics and the schedule-latency histogram (rust/server/README.md says
+# which trials use it).
+build-server-unstable:
+	RUSTFLAGS="--cfg tokio_unstable" $(CARGO) build --release --locked -p rtc-server --target-dir target/unstable
+	@mkdir -p $(BIN)
+	cp -f target/unstable/release/rust-server $(BIN)/rust-server-unstable
 
 build-go:
 	@mkdir -p $(BIN)

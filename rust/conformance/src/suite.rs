@@ -388,6 +388,10 @@ impl Ctx<'_> {
             exits_2_one_line(self.bin, &["--listen", "0.0.0.0:0"]),
         );
         report.check(
+            &format!("{name} --allow-non-loopback accepted"),
+            self.opt_in_accepted(),
+        );
+        report.check(
             &format!("{name} --data-file /nonexistent refused"),
             exits_2_one_line(self.bin, &["--data-file", "/nonexistent/rtc-data.bin"]),
         );
@@ -423,6 +427,19 @@ impl Ctx<'_> {
                 &format!("{name} {sig_name} -> exit 0"),
                 self.signal_exit(sig),
             );
+        }
+    }
+
+    /// The opt-in for a non-loopback --listen exists and changes nothing for
+    /// the default loopback address (no test listens beyond loopback).
+    fn opt_in_accepted(&self) -> Result<String, String> {
+        let mut child = self.spawn("work", false, &strings(&["--allow-non-loopback"]))?;
+        let addr = child.addr;
+        child.terminate(Duration::from_secs(2));
+        if addr.ip().is_loopback() {
+            Ok(format!("(listening on {addr})"))
+        } else {
+            Err(format!("listening on {addr}, not loopback"))
         }
     }
 
@@ -678,7 +695,7 @@ pub const COMMON_KEYS: [&str; 10] = [
     "pid",
 ];
 pub const GO_KEYS: [&str; 3] = ["go_version", "gomaxprocs", "max_threads"];
-pub const RUST_KEYS: [&str; 8] = [
+pub const RUST_KEYS: [&str; 13] = [
     "runtime",
     "max_blocking_threads",
     "block_mode",
@@ -687,6 +704,11 @@ pub const RUST_KEYS: [&str; 8] = [
     "tokio_version",
     "rustc_version",
     "rayon_threads",
+    "echo_future_bytes",
+    "work_future_bytes",
+    "telemetry",
+    "telemetry_interval_ms",
+    "tokio_unstable",
 ];
 
 pub fn missing_config_keys(kind: ServerKind, cfg: &Value) -> Vec<String> {
@@ -1005,7 +1027,9 @@ mod tests {
             "listen": "127.0.0.1:1", "buf_size": 16384, "workers": 1, "cpu_mode": "rayon",
             "data_file": null, "data_file_bytes": 0, "pid": 1, "runtime": "current-thread",
             "max_blocking_threads": 512, "block_mode": "inline", "file_mode": "inline",
-            "coop": true, "tokio_version": "1", "rustc_version": "1", "rayon_threads": 1
+            "coop": true, "tokio_version": "1", "rustc_version": "1", "rayon_threads": 1,
+            "echo_future_bytes": 160, "work_future_bytes": 880, "telemetry": null,
+            "telemetry_interval_ms": 100.0, "tokio_unstable": false
         });
         assert!(missing_config_keys(ServerKind::Rust, &cfg).is_empty());
         assert_eq!(missing_config_keys(ServerKind::Go, &cfg).len(), 3);

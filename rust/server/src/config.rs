@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use rtc_common::protocol::DEFAULT_BUF_SIZE;
@@ -26,9 +27,13 @@ pub const MAX_THREADS: usize = 4096;
     about = "tokio server for the echo and work workloads (PROTOCOL.md)"
 )]
 pub struct Opts {
-    /// Address to listen on; loopback only.
+    /// Address to listen on; loopback only unless --allow-non-loopback.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// Accept a non-loopback --listen address (runs across hosts): the
+    /// server is then reachable from the network.
+    #[arg(long)]
+    pub allow_non_loopback: bool,
     #[arg(long, value_enum, default_value_t = Workload::Work)]
     pub workload: Workload,
     /// Read buffer (echo) and reader/writer buffer capacity (work), bytes.
@@ -54,6 +59,13 @@ pub struct Opts {
     /// tokio's cooperative budget; off wraps each connection in `unconstrained`.
     #[arg(long, value_enum, default_value_t = Coop::On)]
     pub coop: Coop,
+    /// Append one JSON line of runtime metrics per sample to PATH
+    /// (schemas/telemetry.schema.json); no sampler without it.
+    #[arg(long, value_name = "PATH")]
+    pub telemetry: Option<PathBuf>,
+    /// Time between telemetry samples, 1ms to 1m (Go syntax: 100ms, 2s).
+    #[arg(long, value_name = "DURATION", default_value = "100ms")]
+    pub telemetry_interval: String,
 }
 
 #[derive(ValueEnum, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,13 +134,15 @@ pub struct Settings {
     pub block_mode: BlockMode,
     pub file_mode: FileMode,
     pub coop: Coop,
+    pub telemetry: Option<PathBuf>,
+    pub telemetry_interval: Duration,
 }
 
 impl Settings {
     /// Checks the flags. `default_workers` is the available parallelism,
     /// passed in so the check stays pure. Errors are one line naming the flag.
     pub fn from_opts(o: &Opts, default_workers: usize) -> Result<Settings, String> {
-        let listen = parse_listen(&o.listen)?;
+        let listen = parse_listen(&o.listen, o.allow_non_loopback)?;
         if !(1..=MAX_BUF_SIZE).contains(&o.buf_size) {
             return Err(format!(
                 "--buf-size {}: must be between 1 and {MAX_BUF_SIZE} bytes",
@@ -178,6 +192,9 @@ impl Settings {
             block_mode: o.block_mode,
             file_mode: o.file_mode,
             coop: o.coop,
+            telemetry: o.telemetry.clone(),
+            telemetry_interval: parse_interval(&o.telemetry_interval)
+                .map_err(|e| format!("--telemetry-interval {}: {e}", o.telemetry_interval))?,
         })
     }
 
@@ -187,8 +204,9 @@ impl Settings {
     }
 }
 
-/// `IP:PORT` (or `localhost:PORT`, as Go's net.Listen accepts), loopback only.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+/// `IP:PORT` (or `localhost:PORT`, as Go's net.Listen accepts); loopback
+/// only unless `allow_non_loopback` (the explicit opt-in flag).
+pub fn parse_listen(s: &str, allow_non_loopback: bool) -> Result<SocketAddr, String> {
     let addr = match s.parse::<SocketAddr>() {
         Ok(a) => a,
         Err(_) => match s.rsplit_once(':') {
@@ -199,13 +217,44 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
             _ => return Err(format!("--listen {s}: expected IP:PORT")),
         },
     };
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !allow_non_loopback {
         return Err(format!(
-            "--listen {s}: {} is not a loopback address (the server binds loopback only)",
+            "--listen {s}: {} is not a loopback address (add --allow-non-loopback to listen on it)",
             addr.ip()
         ));
     }
     Ok(addr)
+}
+
+/// Shortest and longest `--telemetry-interval`: below 1 ms the samples
+/// would cost more than the workers' own time slices tell; above a minute a
+/// trial would see none between the first and the last.
+pub const MIN_TELEMETRY_INTERVAL: Duration = Duration::from_millis(1);
+pub const MAX_TELEMETRY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A duration in Go's syntax (one number and a unit: ns, us, µs, ms, s, m),
+/// as the Go server's flag reads it, within the telemetry interval bounds.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or("needs a unit (ns, us, ms, s, m)")?;
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| "expected a number and a unit, e.g. 100ms".to_string())?;
+    let ns_per_unit = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" => 60e9,
+        _ => return Err(format!("unknown unit {unit:?} (ns, us, ms, s, m)")),
+    };
+    let d = Duration::try_from_secs_f64(value * ns_per_unit / 1e9).unwrap_or(Duration::MAX);
+    if !(MIN_TELEMETRY_INTERVAL..=MAX_TELEMETRY_INTERVAL).contains(&d) {
+        return Err("must be between 1ms and 1m".into());
+    }
+    Ok(d)
 }
 
 /// The data file, opened once at start; its length is recorded then, and a
@@ -320,6 +369,14 @@ pub struct ConfigLine {
     pub tokio_version: &'static str,
     pub rustc_version: &'static str,
     pub rayon_threads: Option<usize>,
+    /// `echo_future_bytes`, `work_future_bytes`: each connection task's future.
+    #[serde(flatten)]
+    pub future_sizes: crate::tasks::FutureSizes,
+    /// The `--telemetry` file, or null.
+    pub telemetry: Option<String>,
+    pub telemetry_interval_ms: f64,
+    /// Built with `--cfg tokio_unstable` (more telemetry metrics).
+    pub tokio_unstable: bool,
 }
 
 pub const TOKIO_VERSION: &str = env!("RTC_TOKIO_VERSION");
@@ -351,6 +408,13 @@ impl ConfigLine {
             tokio_version: TOKIO_VERSION,
             rustc_version: RUSTC_VERSION,
             rayon_threads: (s.cpu_mode == CpuMode::Rayon).then_some(s.rayon_threads),
+            future_sizes: crate::tasks::future_sizes(),
+            telemetry: s
+                .telemetry
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            telemetry_interval_ms: s.telemetry_interval.as_secs_f64() * 1e3,
+            tokio_unstable: cfg!(tokio_unstable),
         }
     }
 
@@ -389,6 +453,51 @@ mod tests {
         assert_eq!(s.block_mode, BlockMode::Inline);
         assert_eq!(s.file_mode, FileMode::TokioFs);
         assert_eq!(s.coop, Coop::On);
+        assert_eq!(s.telemetry, None);
+        assert_eq!(s.telemetry_interval, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn telemetry_interval_reads_go_durations_within_bounds() {
+        let ms = Duration::from_millis;
+        for (text, want) in [
+            ("100ms", ms(100)),
+            ("1ms", ms(1)),
+            ("2s", ms(2000)),
+            ("1.5s", ms(1500)),
+            ("250000us", ms(250)),
+            ("5000000ns", ms(5)),
+            ("1m", ms(60_000)),
+        ] {
+            assert_eq!(parse_interval(text), Ok(want), "{text}");
+        }
+        for (bad, why) in [
+            ("0ms", "between 1ms and 1m"),
+            ("999us", "between 1ms and 1m"),
+            ("61s", "between 1ms and 1m"),
+            ("99999999999999999999999s", "between 1ms and 1m"),
+            ("100", "needs a unit"),
+            ("ms", "expected a number"),
+            ("-1s", "expected a number"),
+            ("1.2.3s", "expected a number"),
+            ("10h", "unknown unit"),
+            ("10 ms", "unknown unit"),
+            ("", "needs a unit"),
+        ] {
+            let e = parse_interval(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = settings(&["--telemetry-interval", "0s"]).unwrap_err();
+        assert_eq!(e, "--telemetry-interval 0s: must be between 1ms and 1m");
+        let s = settings(&[
+            "--telemetry",
+            "/tmp/t.jsonl",
+            "--telemetry-interval",
+            "10ms",
+        ])
+        .unwrap();
+        assert_eq!(s.telemetry, Some(PathBuf::from("/tmp/t.jsonl")));
+        assert_eq!(s.telemetry_interval, ms(10));
     }
 
     #[test]
@@ -431,21 +540,36 @@ mod tests {
     #[test]
     fn refuses_non_loopback_listen_addresses() {
         for ok in ["127.0.0.1:0", "127.1.2.3:80", "[::1]:9", "localhost:0"] {
-            assert!(parse_listen(ok).is_ok(), "{ok}");
+            assert!(parse_listen(ok, false).is_ok(), "{ok}");
         }
         let e = settings(&["--listen", "0.0.0.0:80"]).unwrap_err();
         assert!(e.contains("not a loopback address"), "{e}");
+        assert!(e.contains("--allow-non-loopback"), "{e}");
         assert!(e.starts_with("--listen 0.0.0.0:80"), "{e}");
-        let e = parse_listen("[::]:80").unwrap_err();
+        let e = parse_listen("[::]:80", false).unwrap_err();
         assert!(e.contains("not a loopback"), "{e}");
-        let e = parse_listen("10.0.0.1:80").unwrap_err();
+        let e = parse_listen("10.0.0.1:80", false).unwrap_err();
         assert!(e.contains("not a loopback"), "{e}");
-        let e = parse_listen("example.com:80").unwrap_err();
+        let e = parse_listen("example.com:80", false).unwrap_err();
         assert!(e.contains("expected IP:PORT"), "{e}");
-        let e = parse_listen("127.0.0.1").unwrap_err();
+        let e = parse_listen("127.0.0.1", false).unwrap_err();
         assert!(e.contains("expected IP:PORT"), "{e}");
-        let e = parse_listen("localhost:x").unwrap_err();
+        let e = parse_listen("localhost:x", false).unwrap_err();
         assert!(e.contains("bad port"), "{e}");
+    }
+
+    #[test]
+    fn accepts_non_loopback_listen_addresses_only_with_the_opt_in() {
+        for addr in ["0.0.0.0:80", "[::]:0", "198.18.0.1:9000"] {
+            let s = settings(&["--listen", addr, "--allow-non-loopback"]).unwrap();
+            assert_eq!(s.listen, addr.parse().unwrap());
+            assert!(settings(&["--listen", addr]).is_err(), "{addr}");
+        }
+        // The opt-in changes nothing for loopback, nor for a bad address.
+        let s = settings(&["--allow-non-loopback"]).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:0".parse().unwrap());
+        let e = parse_listen("example.com:80", true).unwrap_err();
+        assert!(e.contains("expected IP:PORT"), "{e}");
     }
 
     #[test]
@@ -564,6 +688,11 @@ mod tests {
             "tokio_version",
             "rustc_version",
             "rayon_threads",
+            "echo_future_bytes",
+            "work_future_bytes",
+            "telemetry",
+            "telemetry_interval_ms",
+            "tokio_unstable",
         ];
         let obj = v.as_object().unwrap();
         assert_eq!(obj.len(), keys.len(), "{line}");
@@ -590,6 +719,12 @@ mod tests {
         assert_eq!(v["file_mode"], "tokio-fs");
         assert_eq!(v["coop"], "on");
         assert_eq!(v["rayon_threads"], 2);
+        let sizes = crate::tasks::future_sizes();
+        assert_eq!(v["echo_future_bytes"], sizes.echo_future_bytes);
+        assert_eq!(v["work_future_bytes"], sizes.work_future_bytes);
+        assert_eq!(v["telemetry"], serde_json::Value::Null);
+        assert_eq!(v["telemetry_interval_ms"], 100.0);
+        assert_eq!(v["tokio_unstable"], cfg!(tokio_unstable));
         assert!(
             v["tokio_version"].as_str().unwrap().starts_with("1."),
             "{line}"

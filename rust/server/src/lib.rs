@@ -5,43 +5,49 @@
 //! usable in-process with any listener (tests use `runtime::InProcessServer`).
 //!
 //! Modules: `config` (flags, validation, config line), `runtime` (building the
-//! runtime), `listen` (binding with Go's listen backlog), `echo` and `work`
-//! (one connection each), `strategies` (the cpu / block / file modes side by
-//! side).
+//! runtime), `listen` (binding with Go's listen backlog), `tasks` (the future
+//! spawned per connection, one type per workload), `echo` and `work` (one
+//! connection each), `strategies` (the cpu / block / file modes side by
+//! side), `telemetry` (the `--telemetry` sampler).
 
 pub mod config;
 pub mod echo;
 pub mod listen;
 pub mod runtime;
 pub mod strategies;
+pub mod tasks;
+pub mod telemetry;
 pub mod work;
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::runtime::RuntimeFlavor;
 
 pub use config::{Config, ConfigLine, Opts, Settings, UsageError};
 pub use runtime::InProcessServer;
 
-use config::{Coop, Workload};
-
 /// Pause after a failed accept (e.g. EMFILE) before trying again.
 pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// Everything after flag parsing, in the brief's start-up order: open the
-/// data file, raise RLIMIT_NOFILE, bind, config line on stderr, LISTENING on
-/// stdout, serve until SIGINT/SIGTERM (then exit 0 at once).
+/// data file, raise RLIMIT_NOFILE, start the telemetry sampler if asked,
+/// bind, config line on stderr, LISTENING on stdout, serve until
+/// SIGINT/SIGTERM (then the final telemetry sample and exit 0 at once).
 pub fn run(opts: Opts) -> anyhow::Result<()> {
     let settings = Settings::from_opts(&opts, config::default_workers()).map_err(UsageError)?;
+    let sampler = Arc::new(OnceLock::new());
     // Before any other thread exists, so every thread inherits the mask.
-    exit_on_signal().context("cannot install the signal handler")?;
+    exit_on_signal(Arc::clone(&sampler)).context("cannot install the signal handler")?;
     let cfg = Arc::new(Config::open(settings)?);
     let nofile = raise_nofile_limit();
     let rt = runtime::build(&cfg.settings).context("cannot build the tokio runtime")?;
+    if let Some(s) = telemetry::start_if_asked(&cfg.settings, rt.handle()).map_err(UsageError)? {
+        let _ = sampler.set(s);
+    }
     rt.block_on(async {
         let listen = cfg.settings.listen;
         // Not TcpListener::bind: its backlog is 128, Go's is somaxconn.
@@ -82,13 +88,7 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>) -> anyhow::Result<()
                 // Fails only if the peer is already gone; the connection's
                 // first read or write will then end it.
                 let _ = stream.set_nodelay(true);
-                let conn = connection(stream, Arc::clone(&cfg));
-                match cfg.settings.coop {
-                    Coop::On => tokio::spawn(conn),
-                    // Without tokio's cooperative budget a busy connection
-                    // never yields on its own (Go preempts instead).
-                    Coop::Off => tokio::spawn(tokio::task::unconstrained(conn)),
-                };
+                tasks::spawn_connection(stream, &cfg);
             }
             Err(e) => {
                 match accept_log.allow(Instant::now()) {
@@ -102,18 +102,6 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>) -> anyhow::Result<()
             }
         }
     }
-}
-
-async fn connection(mut stream: TcpStream, cfg: Arc<Config>) {
-    // Errors here are a client going away or misbehaving: they end this
-    // connection only and are not worth a log line each.
-    let _ = match cfg.settings.workload {
-        Workload::Echo => echo::serve_echo(&mut stream, cfg.settings.buf_size).await,
-        Workload::Work => {
-            let (rd, wr) = stream.split();
-            work::serve_work(rd, wr, &cfg).await
-        }
-    };
 }
 
 /// Lets one event through per `every`; reports how many were held back since.
@@ -171,13 +159,14 @@ pub fn raise_nofile_limit() -> std::io::Result<libc::rlim_t> {
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and so in every thread started
-/// later) and waits for them on a dedicated thread that exits 0. Not
+/// later) and waits for them on a dedicated thread that writes the final
+/// telemetry sample (if `sampler` has been set) and exits 0. Not
 /// tokio::signal: its delivery needs a runtime thread to poll the driver, and
 /// the blocking modes under test may hold every worker (a current-thread
 /// runtime blocked in `std::thread::sleep` for 10 s), while the contract is
 /// exit within 1 s. std::process::exit, not a return from main, because
 /// dropping the runtime waits for running blocking tasks.
-fn exit_on_signal() -> std::io::Result<()> {
+fn exit_on_signal(sampler: Arc<OnceLock<telemetry::Sampler>>) -> std::io::Result<()> {
     // SAFETY: sigset_t is plain data initialised by sigemptyset; the calls
     // only touch the set we own and this thread's mask.
     let set = unsafe {
@@ -199,6 +188,9 @@ fn exit_on_signal() -> std::io::Result<()> {
                 // SAFETY: sigwait reads the set and writes the signal number.
                 let rc = unsafe { libc::sigwait(&set, &mut sig) };
                 if rc == 0 && (sig == libc::SIGINT || sig == libc::SIGTERM) {
+                    if let Some(s) = sampler.get() {
+                        s.finish();
+                    }
                     std::process::exit(0);
                 }
             }

@@ -115,10 +115,16 @@ async fn io_step(
             // tokio's timer wheel has 1 ms granularity ("Sleep operates at
             // millisecond granularity", tokio::time::sleep docs): a deadline
             // is rounded up to the next 1 ms tick (runtime/time/source.rs),
-            // so a sleep lasts up to 1 ms longer than asked. Go keeps timer
-            // deadlines in nanoseconds and does not round them up to a tick,
-            // so its sleeps overshoot far less. That is each runtime's natural
-            // behaviour: kept, not compensated.
+            // so a sleep lasts up to 1 ms longer than asked, busy or idle.
+            // Go keeps deadlines in nanoseconds and runs due timers whenever
+            // a P passes through the scheduler (`findRunnable` in
+            // runtime/proc.go), so it is finer while other events keep the
+            // scheduler busy. An idle Go server instead waits in the
+            // netpoller, whose epoll_wait takes whole milliseconds
+            // (runtime/netpoll_epoll.go: a delay under 1 ms waits 1 ms, a
+            // longer one is truncated and its remainder waits 1 ms more), so
+            // there a 100 µs sleep takes about 1 ms too. Each runtime's
+            // natural behaviour: kept, not compensated.
             if h.io_arg > 0 {
                 tokio::time::sleep(us(h.io_arg)).await;
             }
@@ -233,10 +239,13 @@ async fn write_response<W: AsyncWrite + Unpin>(
 
 /// Makes `buf` at least `len` bytes, like Go's `grow` (a fresh `make` when
 /// too small). A fresh `vec![0; len]` comes zeroed from the allocator
-/// (calloc: large ones are untouched pages from the kernel), so only the
-/// pages a read fills count in RSS — as with Go's `make`. `resize` would
-/// write every zero and charge the whole buffer to RSS at once, doubling
-/// the memory of a stalled 1 MiB frame compared with Go.
+/// (calloc: glibc maps large ones as untouched pages from the kernel), so
+/// mostly only the pages a read fills count in RSS — as with Go's `make`.
+/// Not always: once such a buffer has been freed, glibc's mmap threshold
+/// rises to its size and later ones come from its heap, partly zero-filled
+/// (PROTOCOL.md, "When the buffers become resident"). `resize` would write
+/// every zero and charge the whole buffer to RSS at once, doubling the
+/// memory of a stalled 1 MiB frame compared with Go.
 fn grow(buf: &mut Vec<u8>, len: usize) {
     if buf.len() < len {
         *buf = vec![0u8; len];

@@ -119,6 +119,7 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         metrics: BTreeMap::new(),
         measurement: Default::default(),
         server_outcome: Default::default(),
+        telemetry: None,
         micro_document: None,
     };
     if m.bench == "c12" {

@@ -1,7 +1,8 @@
 //! Running a profile: the trial order (`plan`), the host's CPU `topology`
 //! and the `placement` of server and load generator on it, the machine's
 //! `provenance`, checks before start (`preflight`), one trial (`trial`, `micro`) with its `/proc` `sampler`,
-//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`).
+//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`),
+//! the servers' runtime `telemetry`.
 
 pub mod micro;
 pub mod outcome;
@@ -13,5 +14,6 @@ pub mod results;
 pub mod runner;
 pub mod sampler;
 pub mod signals;
+pub mod telemetry;
 pub mod topology;
 pub mod trial;

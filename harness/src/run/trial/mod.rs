@@ -22,6 +22,7 @@ use crate::run::plan::{self, PlannedTrial};
 use crate::run::results::{self, RunDir};
 use crate::run::sampler::Sampler;
 use crate::run::signals::{self, Interrupted};
+use crate::run::telemetry;
 use clients::ClientPlan;
 use rtc_common::child::ListeningChild;
 use std::collections::BTreeMap;
@@ -72,7 +73,12 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         .unwrap_or(0.0);
     let workers = plan::workers_for(variant, scenario, ctx.server_cpus.len());
     let data_file = ctx.data_file.to_string_lossy().into_owned();
-    let server_args = plan::server_args(variant, scenario, workers, Some(&data_file));
+    let mut server_args = plan::server_args(variant, scenario, workers, Some(&data_file));
+    let telemetry_file = telemetry::scratch_file(ctx.run, &trial_id);
+    server_args.extend(telemetry::server_flags(
+        &telemetry_file,
+        d.telemetry_interval_ms,
+    ));
     let server_bin = ctx.bin_dir.join(&variant.server);
 
     let mut rec = TrialRecord {
@@ -110,6 +116,7 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
         metrics: BTreeMap::new(),
         measurement: Measurement::default(),
         server_outcome: ServerOutcome::default(),
+        telemetry: None,
         micro_document: None,
     };
 
@@ -118,6 +125,7 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
     if let Err(Interrupted) = outcome {
         return Err(Interrupted);
     }
+    telemetry::collect(ctx.run, &mut rec, &telemetry_file, d.telemetry_interval_ms);
     if rec.status != Status::Failed {
         rec.metrics = metrics::derive(&rec, scenario, d);
     }

@@ -135,6 +135,10 @@ pub struct TrialRecord {
     /// broken measurement.
     #[serde(default)]
     pub server_outcome: ServerOutcome,
+    /// The server's runtime telemetry (`run::telemetry`): where its
+    /// samples are stored and what was wrong with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<crate::run::telemetry::TelemetryRef>,
     /// Microbenchmark trials: the program's JSON document, verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub micro_document: Option<serde_json::Value>,

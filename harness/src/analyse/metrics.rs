@@ -5,10 +5,12 @@
 //! Client metrics: `<client>.<path in the load generator's JSON>`, e.g.
 //! `main.latency_us.corrected.p99`, `main.classes.light.latency_us.corrected.p99`,
 //! `main.step2.achieved_rps`. Server metrics: `server.cpu_us_per_request`,
-//! `server.ctx_switches_per_request`, `server.threads_peak`, ...
+//! `server.ctx_switches_per_request`, `server.threads_peak`, ... Runtime
+//! metrics from the server's telemetry: `runtime.*` (`analyse::runtime`).
 
 use crate::config::profile::{Defaults, ScenarioSpec};
 use crate::run::sampler::{ProcSample, counter_at};
+use crate::run::telemetry::sample::Sample;
 use crate::run::trial::TrialRecord;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -181,8 +183,14 @@ pub fn server_window_metrics(
     }
 }
 
-/// All metrics of a finished trial.
-pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTreeMap<String, f64> {
+/// All metrics of a finished trial; `telemetry` is its server's samples
+/// (`run::telemetry`), empty without.
+pub fn derive(
+    rec: &TrialRecord,
+    scenario: &ScenarioSpec,
+    d: &Defaults,
+    telemetry: &[Sample],
+) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     let mut windows: Vec<Vec<Window>> = Vec::new();
     for (c, spec) in rec.clients.iter().zip(&scenario.clients) {
@@ -256,6 +264,8 @@ pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTree
             };
             server_window_metrics(s, w, reqs, total_conns, &mut out, &prefix);
         }
+        // The runtime's own view over the same windows.
+        crate::analyse::runtime::derive(telemetry, rec.origin_unix_ms, main, &mut out);
     }
     out
 }

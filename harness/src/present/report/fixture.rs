@@ -464,7 +464,7 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
         "metrics": {}
     }))
     .expect("the fixture's trial matches TrialRecord");
-    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults);
+    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults, &[]);
     rec
 }
 

@@ -125,9 +125,9 @@ pub fn run(ctx: &Context, planned: &PlannedTrial) -> Result<TrialRecord, Interru
     if let Err(Interrupted) = outcome {
         return Err(Interrupted);
     }
-    telemetry::collect(ctx.run, &mut rec, &telemetry_file, d.telemetry_interval_ms);
+    let samples = telemetry::collect(ctx.run, &mut rec, &telemetry_file, d.telemetry_interval_ms);
     if rec.status != Status::Failed {
-        rec.metrics = metrics::derive(&rec, scenario, d);
+        rec.metrics = metrics::derive(&rec, scenario, d, &samples);
     }
     if let Err(e) = results::write_json(&ctx.run.trial(&trial_id), &rec) {
         rec.status = Status::Failed;

@@ -224,28 +224,33 @@ pub fn build(
         }
         for f in figures
             .iter()
-            .filter(|f| f.scenario.as_deref() == Some(&sc.id) && f.kind != "trial-timeline")
+            .filter(|f| f.scenario.as_deref() == Some(&sc.id) && !f.kind.starts_with("trial-"))
         {
             if !shown.contains(&f.name) {
                 b.push(figure_block(f));
                 shown.push(f.name.clone());
             }
         }
-        let per_trial: Vec<Line> = figures
-            .iter()
-            .filter(|f| f.scenario.as_deref() == Some(&sc.id) && f.kind == "trial-timeline")
-            .map(|f| {
-                vec![Inline::Link(
-                    f.name.trim_start_matches("trials/timeline--").to_string(),
-                    format!("plots/{}.svg", f.name),
-                )]
-            })
-            .collect();
-        if !per_trial.is_empty() {
-            b.push(Block::Details {
-                summary: format!("Timelines of each trial of {} ({})", sc.id, per_trial.len()),
-                blocks: vec![Block::Bullets(per_trial)],
-            });
+        for (kind, prefix, what) in [
+            ("trial-timeline", "trials/timeline--", "Timelines"),
+            ("trial-runtime", "trials/runtime--", "Runtime telemetry"),
+        ] {
+            let per_trial: Vec<Line> = figures
+                .iter()
+                .filter(|f| f.scenario.as_deref() == Some(&sc.id) && f.kind == kind)
+                .map(|f| {
+                    vec![Inline::Link(
+                        f.name.trim_start_matches(prefix).to_string(),
+                        format!("plots/{}.svg", f.name),
+                    )]
+                })
+                .collect();
+            if !per_trial.is_empty() {
+                b.push(Block::Details {
+                    summary: format!("{what} of each trial of {} ({})", sc.id, per_trial.len()),
+                    blocks: vec![Block::Bullets(per_trial)],
+                });
+            }
         }
     }
     let rest: Vec<&Figure> = figures
@@ -542,7 +547,7 @@ mod tests {
         // Every plot drawn is one the plot module says it can draw.
         let (p, _) = fixture_profile();
         let possible = crate::present::plots::possible_names(&p);
-        for f in out.figures.iter().filter(|f| f.kind != "trial-timeline") {
+        for f in out.figures.iter().filter(|f| !f.kind.starts_with("trial-")) {
             assert!(possible.contains(&f.name), "{} not in {possible:?}", f.name);
         }
         // C7 from the blocking-burst microbenchmark: tokio grows and shrinks, Go hands off.

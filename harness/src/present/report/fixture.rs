@@ -1,7 +1,8 @@
 //! A synthetic run directory for tests: a small profile, trials with load
 //! generator documents (histograms, classes, steps, per-second intervals)
-//! and `/proc` samples made up from a seeded generator, metrics derived by
-//! the real `metrics::derive`, and `summary.json` from `summary::summarize`
+//! and `/proc` samples made up from a seeded generator, the servers'
+//! telemetry (`fixture_telemetry`), metrics derived by the real
+//! `metrics::derive`, and `summary.json` from `summary::summarize`
 //! — so the report, plots and verdicts are tested on files shaped exactly
 //! like a real run's, without running anything.
 
@@ -464,7 +465,18 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
         "metrics": {}
     }))
     .expect("the fixture's trial matches TrialRecord");
-    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults, &[]);
+    // The server's telemetry, read back by the real reader.
+    let lines = super::fixture_telemetry::lines(&rec, s.observe_after_s);
+    let read = crate::run::telemetry::validate::read(
+        &lines.join("\n"),
+        Some(crate::run::telemetry::runtime_of(rec.language)),
+    );
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    rec.telemetry = Some(super::fixture_telemetry::reference(
+        &rec,
+        read.samples.len(),
+    ));
+    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults, &read.samples);
     rec
 }
 
@@ -630,7 +642,7 @@ pub fn write_run(dir: &Path, tweak: impl Fn(&mut TrialRecord)) -> PathBuf {
         .expect("fixture profile");
     let _ = profile::with_aa_copies(variants, &p);
     let _ = std::fs::remove_dir_all(dir);
-    for sub in ["trials", "hlog", "hgrm"] {
+    for sub in ["trials", "hlog", "hgrm", crate::run::telemetry::DIR] {
         std::fs::create_dir_all(dir.join(sub)).expect("create the run directory");
     }
     let run = RunDir::open(dir);
@@ -643,6 +655,12 @@ pub fn write_run(dir: &Path, tweak: impl Fn(&mut TrialRecord)) -> PathBuf {
                 let mut t = make_trial(&p, s, v, r, seed);
                 tweak(&mut t);
                 results::write_json(&run.trial(&t.trial_id), &t).expect("write trial");
+                let lines = super::fixture_telemetry::lines(&t, s.observe_after_s);
+                results::write_atomic(
+                    &crate::run::telemetry::stored_file(&run, &t.trial_id),
+                    (lines.join("\n") + "\n").as_bytes(),
+                )
+                .expect("write telemetry");
                 trials.push(t);
             }
         }

@@ -9,16 +9,20 @@
 //! `Exporter` trait), `markdown`/`html` (one file per format), `claims`
 //! (the A/A control, the verdict table, a section per claim), `words`
 //! (every sentence about a verdict), `facts` (thread limits, compile
-//! probes, parameters as run), `method` (method and caveats),
+//! probes, parameters as run), `evidence` (the runtimes' telemetry beside
+//! a claim's latency figure), `method` (method and caveats),
 //! `environment` (the machine and its warnings), `units`.
 
 pub mod claims;
 pub mod data;
 pub mod doc;
 pub mod environment;
+pub mod evidence;
 pub mod facts;
 #[cfg(test)]
 pub mod fixture;
+#[cfg(test)]
+pub mod fixture_telemetry;
 pub mod html;
 pub mod markdown;
 pub mod method;
@@ -173,7 +177,11 @@ pub fn build(
         .filter(|f| f.name == "forest")
         .map(|f| f.name.clone())
         .collect();
-    let facts = |c: &ClaimResult| fact_blocks(run, claims, c);
+    let facts = |c: &ClaimResult| {
+        let mut b = fact_blocks(run, claims, c);
+        b.extend(evidence::blocks(run, claims, c));
+        b
+    };
     b.extend(claims::claim_sections(
         claims, verdicts, figures, &facts, &mut shown,
     ));
@@ -575,6 +583,8 @@ mod tests {
             "bars",
             "timeline",
             "trial-timeline",
+            "runtime",
+            "trial-runtime",
             "send-lag",
         ] {
             assert!(out.figures.iter().any(|f| f.kind == kind), "no {kind} plot");

@@ -69,7 +69,7 @@ id = "hol-cpu-10ms"
 title = "Light + 5 % heavy 10 ms jobs"
 claims = ["C3", "C4", "C5", "C6"]
 workload = "work"
-variants = ["go", "rust", "rust-current-thread", "rust-spawn-blocking"]
+variants = ["go", "rust", "rust-current-thread", "rust-spawn-blocking", "rust-unstable"]
 [[scenario.client]]
 model = "open"
 conns = 12
@@ -94,7 +94,7 @@ id = "firehose-probe"
 title = "Firehose and probes"
 claims = ["C8"]
 workload = "echo"
-variants = ["rust", "rust-coop-off", "go"]
+variants = ["rust", "rust-coop-off", "go", "rust-unstable", "rust-coop-off-unstable"]
 workers = 1
 [[scenario.client]]
 name = "probe"
@@ -218,7 +218,8 @@ fn variant_traits(v: &str) -> (f64, f64, f64, u64) {
         "rust" => (50.0, 7.0, 0.2, 2),
         "rust-current-thread" => (48.0, 6.8, 0.2, 1),
         "rust-spawn-blocking" => (55.0, 8.0, 0.004, 2),
-        "rust-coop-off" => (50.0, 7.0, 0.15, 2),
+        "rust-coop-off" | "rust-coop-off-unstable" => (50.0, 7.0, 0.15, 2),
+        "rust-unstable" => (50.0, 7.0, 0.2, 2),
         _ => (55.0, 8.0, 0.05, 2),
     }
 }
@@ -305,7 +306,7 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
                 })
                 .fold(0.0, f64::max);
             let share = if heavy_us > 0.0 { stall_share } else { 0.0 };
-            let probe_starved = c.name == "probe" && v == "rust-coop-off";
+            let probe_starved = c.name == "probe" && v.starts_with("rust-coop-off");
             let lat = latencies(
                 &mut rng,
                 n,

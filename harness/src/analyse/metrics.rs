@@ -131,6 +131,29 @@ pub fn client_windows(
     }
 }
 
+/// A load generator document's measured windows, each with the part of
+/// the document that measured it (each rate step's, or the whole), the
+/// warm-up and duration read from the document itself.
+pub fn document_windows(
+    doc: &Value,
+    launched_ms: f64,
+    origin_unix_ms: f64,
+) -> Vec<(Window, &Value)> {
+    let f = |k: &str| doc.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let windows = client_windows(
+        doc,
+        launched_ms,
+        origin_unix_ms,
+        f("warmup_s"),
+        f("duration_s"),
+    );
+    let parts: Vec<&Value> = match doc.get("steps").and_then(Value::as_array) {
+        Some(s) if !s.is_empty() => s.iter().collect(),
+        _ => vec![doc],
+    };
+    windows.into_iter().zip(parts).collect()
+}
+
 /// Server metrics over a window, given the requests all clients completed in it.
 pub fn server_window_metrics(
     samples: &[ProcSample],

@@ -5,7 +5,7 @@
 //! with the runtime's figures over the samples bracketing that second.
 
 use super::{Figures, between, over_window};
-use crate::analyse::metrics::{Window, client_windows};
+use crate::analyse::metrics::{Window, document_windows};
 use crate::run::telemetry::sample::Sample;
 use crate::run::trial::TrialRecord;
 use serde_json::Value as Json;
@@ -69,26 +69,13 @@ pub fn trial_seconds(t: &TrialRecord, class: Option<&str>) -> Vec<LoadSecond> {
     let Some(doc) = &c.document else {
         return Vec::new();
     };
-    let f = |k: &str| doc.get(k).and_then(Json::as_f64).unwrap_or(0.0);
-    let windows = client_windows(
-        doc,
-        c.launched_ms,
-        t.origin_unix_ms,
-        f("warmup_s"),
-        f("duration_s"),
-    );
-    let parts: Vec<&Json> = match doc.get("steps").and_then(Json::as_array) {
-        Some(s) if !s.is_empty() => s.iter().collect(),
-        _ => vec![doc],
-    };
-    windows
-        .iter()
-        .zip(parts)
+    document_windows(doc, c.launched_ms, t.origin_unix_ms)
+        .into_iter()
         .flat_map(|(w, part)| {
             let part = class
                 .and_then(|k| part.get("classes")?.get(k))
                 .unwrap_or(part);
-            load_seconds(part, w)
+            load_seconds(part, &w)
         })
         .collect()
 }
@@ -113,8 +100,9 @@ pub fn align(samples: &[Sample], origin_unix_ms: f64, seconds: &[LoadSecond]) ->
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{ORIGIN, go_sample};
+    use super::super::tests::{ORIGIN, go_sample, trial};
     use super::*;
+    use crate::analyse::metrics::client_windows;
     use serde_json::json;
 
     #[test]
@@ -169,22 +157,7 @@ mod tests {
 
     #[test]
     fn each_second_gets_the_runtime_figures_of_the_same_second() {
-        let d = doc();
-        let t: TrialRecord = serde_json::from_value(json!({
-            "schema_version": 2, "trial_id": "x--go--r1", "scenario": "x", "variant": "go",
-            "language": "go", "repeat": 1, "claims": [], "status": "ok", "problems": [],
-            "started_at": "", "ended_at": "", "origin_unix_ms": ORIGIN,
-            "load_start_ms": 0.0, "load_end_ms": 2700.0,
-            "server": {"binary": "go-server", "args": [], "pid": 1, "workers": 1,
-                "cpus_requested": "0", "cpus_allowed_list": "0", "config": null,
-                "threads_at_start": 1, "alive_after_load": true, "exit_code": 0,
-                "exit_signal": null, "needed_sigkill": false, "stderr_tail": []},
-            "clients": [{"name": "main", "args": [], "pid": 2, "cpus_allowed_list": "1",
-                "exit_code": 0, "launched_ms": 0.0, "finished_ms": 2700.0, "document": d,
-                "hlog": null, "hgrm": null, "stderr_tail": [], "samples": []}],
-            "server_samples": [], "metrics": {}
-        }))
-        .unwrap();
+        let t = trial("go", (0.0, 2700.0), doc());
         let light = trial_seconds(&t, Some("light"));
         assert_eq!(
             light.iter().map(|s| s.p99_us).collect::<Vec<_>>(),

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::run::telemetry::sample::{Histogram, Value};
+use crate::run::trial::TrialRecord;
 
 pub const ORIGIN: f64 = 1_800_000_000_000.0;
 
@@ -69,6 +70,27 @@ pub fn tokio_sample(i: u64, unstable: bool) -> Sample {
         t_unix_ms: ORIGIN + 100.0 * i as f64,
         metrics: m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     }
+}
+
+/// A trial of `language` ("go", "rust") whose load ran from `load_ms.0`
+/// to `load_ms.1` (ms after `ORIGIN`), its one client `main` launched at
+/// the load's start with document `doc`.
+pub fn trial(language: &str, load_ms: (f64, f64), doc: serde_json::Value) -> TrialRecord {
+    serde_json::from_value(serde_json::json!({
+        "schema_version": 2, "trial_id": format!("x--{language}--r1"), "scenario": "x",
+        "variant": language, "language": language, "repeat": 1, "claims": [], "status": "ok",
+        "problems": [], "started_at": "", "ended_at": "", "origin_unix_ms": ORIGIN,
+        "load_start_ms": load_ms.0, "load_end_ms": load_ms.1,
+        "server": {"binary": "s", "args": [], "pid": 1, "workers": 1,
+            "cpus_requested": "0", "cpus_allowed_list": "0", "config": null,
+            "threads_at_start": 1, "alive_after_load": true, "exit_code": 0,
+            "exit_signal": null, "needed_sigkill": false, "stderr_tail": []},
+        "clients": [{"name": "main", "args": [], "pid": 2, "cpus_allowed_list": "1",
+            "exit_code": 0, "launched_ms": load_ms.0, "finished_ms": load_ms.1, "document": doc,
+            "hlog": null, "hgrm": null, "stderr_tail": [], "samples": []}],
+        "server_samples": [], "metrics": {}
+    }))
+    .expect("a trial record")
 }
 
 fn window(label: &str, start_ms: f64, end_ms: f64) -> Window {

@@ -387,6 +387,33 @@ pub fn draw_legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The title, the subtitle and a legend column of the variants drawn
+/// (label, style): the area left for the chart.
+pub fn framed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    variants: impl IntoIterator<Item = (String, VariantStyle)>,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let area = titled(root, title, subtitle)?;
+    let (area, side) = with_legend_column(&area);
+    let items: Vec<LegendItem> = variants
+        .into_iter()
+        .map(|(label, st)| LegendItem::variant(label, st))
+        .collect();
+    draw_legend(&side, &items, 20)?;
+    Ok(area)
+}
+
+/// A trial's status as a per-trial plot's subtitle says it.
+pub fn status_word(s: crate::run::trial::Status) -> &'static str {
+    match s {
+        crate::run::trial::Status::Ok => "ok",
+        crate::run::trial::Status::Invalid => "INVALID",
+        crate::run::trial::Status::Failed => "FAILED",
+    }
+}
+
 /// A marker at a data coordinate.
 pub fn marker<C>(at: C, kind: Marker, color: RGBColor, size: i32, filled: bool) -> MarkerElem<C> {
     MarkerElem {

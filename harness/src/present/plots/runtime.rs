@@ -13,14 +13,14 @@
 
 use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, lin_range, log_range,
-    log_ticks, render, say, titled,
+    log_ticks, render, say,
 };
 use crate::analyse::runtime::{Figures, align, t_ms};
 use crate::config::profile::Language;
 use crate::present::report::data::RunData;
 use crate::present::report::units;
 use crate::run::telemetry::{self, sample::Sample, sample::keys};
-use crate::run::trial::{Status, TrialRecord};
+use crate::run::trial::TrialRecord;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -248,14 +248,8 @@ impl Chart for RuntimePanels {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = titled(root, &self.title, &self.subtitle)?;
-        let (area, side) = super::with_legend_column(&area);
-        let items: Vec<super::LegendItem> = self
-            .tracks
-            .iter()
-            .map(|t| super::LegendItem::variant(t.label.clone(), t.style))
-            .collect();
-        super::draw_legend(&side, &items, 20)?;
+        let variants = self.tracks.iter().map(|t| (t.label.clone(), t.style));
+        let area = super::framed(root, &self.title, &self.subtitle, variants)?;
         let Some((x0, x1)) = self.x_range() else {
             return say(&area, "no telemetry samples in these trials");
         };
@@ -472,12 +466,7 @@ fn has_class(t: &TrialRecord) -> bool {
 
 pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for sc in run
-        .summary
-        .scenarios
-        .iter()
-        .filter(|s| s.workload != "micro")
-    {
+    for sc in run.network_scenarios() {
         let mut tracks = Vec::new();
         let mut first: Option<&TrialRecord> = None;
         // A/A copies would repeat their original's lines.
@@ -511,7 +500,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 title,
                 caption: caption(
                     &format!(
-                        "{}. One repeat of each variant (the first valid one)",
+                        "{}. One repeat of each variant (the first valid one; A/A copies left out)",
                         sc.title
                     ),
                     interval_of(t0),
@@ -527,14 +516,9 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 continue;
             }
             let name = trial_plot_name(&t.trial_id);
-            let status = match t.status {
-                Status::Ok => "ok",
-                Status::Invalid => "INVALID",
-                Status::Failed => "FAILED",
-            };
             let chart = RuntimePanels {
                 title: format!("Runtime telemetry — {}", t.trial_id),
-                subtitle: format!("{} — trial {status}", sc.title),
+                subtitle: format!("{} — trial {}", sc.title, super::status_word(t.status)),
                 tracks: vec![track(
                     t,
                     &samples,
@@ -561,24 +545,13 @@ mod tests {
     use crate::analyse::runtime::tests::{ORIGIN, go_sample, tokio_sample};
 
     fn trial(lang: &str) -> TrialRecord {
-        serde_json::from_value(serde_json::json!({
-            "schema_version": 2, "trial_id": "x", "scenario": "x", "variant": lang,
-            "language": lang, "repeat": 1, "claims": [], "status": "ok", "problems": [],
-            "started_at": "", "ended_at": "", "origin_unix_ms": ORIGIN,
-            "load_start_ms": 200.0, "load_end_ms": 900.0,
-            "server": {"binary": "s", "args": [], "pid": 1, "workers": 1,
-                "cpus_requested": "0", "cpus_allowed_list": "0", "config": null,
-                "threads_at_start": 1, "alive_after_load": true, "exit_code": 0,
-                "exit_signal": null, "needed_sigkill": false, "stderr_tail": []},
-            "clients": [{"name": "main", "args": [], "pid": 2, "cpus_allowed_list": "1",
-                "exit_code": 0, "launched_ms": 200.0, "finished_ms": 900.0,
-                "document": {"warmup_s": 0.1, "duration_s": 0.5,
-                    "window_start_unix_ms": ORIGIN + 300.0, "window_end_unix_ms": ORIGIN + 800.0,
-                    "intervals": [{"t_s": 0.0, "requests": 10, "achieved_rps": 20.0, "p99_us": 700.0}]},
-                "hlog": null, "hgrm": null, "stderr_tail": [], "samples": []}],
-            "server_samples": [], "metrics": {}
-        }))
-        .unwrap()
+        crate::analyse::runtime::tests::trial(
+            lang,
+            (200.0, 900.0),
+            serde_json::json!({"warmup_s": 0.1, "duration_s": 0.5,
+                "window_start_unix_ms": ORIGIN + 300.0, "window_end_unix_ms": ORIGIN + 800.0,
+                "intervals": [{"t_s": 0.0, "requests": 10, "achieved_rps": 20.0, "p99_us": 700.0}]}),
+        )
     }
 
     fn style() -> VariantStyle {

@@ -97,14 +97,32 @@ fn runtime_prefix(metric: &str) -> String {
 
 /// One variant's sentence, from the scenario's medians.
 pub fn variant_text(sc: &ScenarioSummary, variant: &str, lang: Language, metric: &str) -> String {
-    let med = |m: &str| Some(sc.metrics.get(m)?.get(variant)?.median);
+    let est = |m: &str| sc.metrics.get(m)?.get(variant);
+    let med = |m: &str| Some(est(m)?.median);
     let p = runtime_prefix(metric);
     let rt = |name: &str| med(&format!("{p}{name}"));
     let count = |x: f64| units::sig(x.round());
+    // A figure left out of some rounds (an untrusted percentile) has its
+    // median over fewer rounds than the runtime's: say so.
+    let rounds = |m: &str| est(m).map(|e| e.n);
+    let (n_fig, n_rt) = (rounds(metric), rounds(&format!("{p}span_ms")));
+    let differ = n_fig.is_some() && n_rt.is_some() && n_fig != n_rt;
+    let over = |n: Option<usize>| match n {
+        Some(n) if differ => format!(" ({n} rounds)"),
+        _ => String::new(),
+    };
     let mut parts = vec![match med(metric) {
-        Some(v) => format!("{} {}", label(metric), units::unit_of(metric).fmt(v)),
-        None => format!("{} not measured", label(metric)),
+        Some(v) => format!(
+            "{} {}{}",
+            label(metric),
+            units::unit_of(metric).fmt(v),
+            over(n_fig)
+        ),
+        None => format!("{}: no usable value", label(metric)),
     }];
+    if differ {
+        parts.push(format!("runtime figures{}", over(n_rt)));
+    }
     match (rt("sched_latency_p99_us"), rt("sched_latency_events")) {
         (Some(p99), events) => parts.push(format!(
             "scheduling latency p99 in the same windows {}{}",
@@ -270,6 +288,26 @@ mod tests {
         assert_eq!(
             variant_text(&sc, "rust-unstable", Language::Rust, light),
             "rust-unstable: light p99 9.6 ms; scheduling latency p99 in the same windows 9 ms (over 5000 scheduled tasks); workers busy 43 %; 0 forced yields; run queue at most 2"
+        );
+    }
+
+    #[test]
+    fn a_figure_over_fewer_rounds_than_the_runtimes_says_so() {
+        let light = "main.classes.light.latency_us.corrected.p99";
+        let mut sc = scenario(&[
+            (light, "go", 16_900.0),
+            ("runtime.span_ms", "go", 900.0),
+            ("runtime.gc_cycles", "go", 1.0),
+        ]);
+        let e = sc.metrics.get_mut(light).unwrap().get_mut("go").unwrap();
+        e.n = 4;
+        assert_eq!(
+            variant_text(&sc, "go", Language::Go, light),
+            "go: light p99 16.9 ms (4 rounds); runtime figures (6 rounds); 1 GC cycle"
+        );
+        assert_eq!(
+            variant_text(&sc, "go", Language::Go, "main.latency_us.corrected.p99"),
+            "go: p99: no usable value; 1 GC cycle"
         );
     }
 

@@ -13,7 +13,7 @@ HOSTS ?=
 COPY_BINARIES ?=
 HOSTS_FLAGS := $(if $(HOSTS),--hosts $(HOSTS)) $(if $(COPY_BINARIES),--copy-binaries)
 
-PHONY: all build build-rust build-go build-micro-unstable build-server-unstable test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
+.PHONY: all build build-rust build-go build-micro-unstable build-server-unstable test test-go test-rust test-conformance lint fmt compare report bench-loadgen clean
 
 all: build
 

@@ -164,7 +164,7 @@ pub fn check_file(file: &Path, schema_name: &str) -> Vec<String> {
 }
 
 /// Checks a run directory's meta.json, summary.json, every trial file and
-/// every census file.
+/// every census file and the telemetry each trial refers to.
 pub fn check_run(dir: &Path) -> Vec<String> {
     let mut errs = Vec::new();
     for (file, sch) in [
@@ -187,6 +187,7 @@ pub fn check_run(dir: &Path) -> Vec<String> {
             }
             for p in paths {
                 errs.extend(check_file(&p, "trial.schema.json"));
+                errs.extend(check_telemetry(dir, &p));
             }
         }
         Err(e) => errs.push(format!("{}: {e}", trials.display())),
@@ -194,6 +195,35 @@ pub fn check_run(dir: &Path) -> Vec<String> {
     // Census files, where the profile asked for a census.
     for p in crate::run::results::json_files(&dir.join(crate::run::census::record::DIR)) {
         errs.extend(check_file(&p, "census.schema.json"));
+    }
+    errs
+}
+
+/// The telemetry file a trial refers to (`telemetry.file`): it exists,
+/// and every line follows schemas/telemetry.schema.json.
+fn check_telemetry(dir: &Path, trial: &Path) -> Vec<String> {
+    let Ok(v) = read_json(trial) else {
+        return Vec::new(); // check_file reported it
+    };
+    let Some(file) = v.pointer("/telemetry/file").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let path = dir.join(file);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("{}: {e}", path.display())],
+    };
+    let s = match schema("telemetry.schema.json") {
+        Ok(s) => s,
+        Err(e) => return vec![e],
+    };
+    let mut errs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = format!("{file}:{}", i + 1);
+        match serde_json::from_str::<Value>(line) {
+            Ok(l) => check(&s, &l, &s, &at, &mut errs),
+            Err(e) => errs.push(format!("{at}: not JSON: {e}")),
+        }
     }
     errs
 }

@@ -197,6 +197,30 @@ fn smoke_run_writes_a_complete_results_directory() {
                 > 0.0
         );
         assert!(v["metrics"]["server.cpu_us_per_request"].as_f64().is_some());
+        // The server's runtime telemetry: stored beside the trial, every
+        // line valid, and read into runtime.* metrics of its own runtime.
+        let tel = &v["telemetry"];
+        let go = v["language"] == "go";
+        assert_eq!(tel["runtime"], if go { "go" } else { "tokio" }, "{tel}");
+        assert_eq!(tel["problems"], serde_json::json!([]), "{}", t.display());
+        assert!(tel["samples"].as_u64().unwrap() >= 3, "{tel}");
+        let file = out.join(tel["file"].as_str().unwrap());
+        let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+        assert_eq!(lines as u64, tel["samples"].as_u64().unwrap());
+        let m = &v["metrics"];
+        assert!(
+            m["runtime.span_ms"].as_f64().unwrap() > 0.0,
+            "{}",
+            t.display()
+        );
+        if go {
+            assert!(m["runtime.gc_cycles"].as_f64().unwrap() >= 0.0);
+            assert!(m["runtime.sched_latency_events"].as_f64().is_some());
+        } else {
+            let busy = m["runtime.worker_busy_fraction"].as_f64().unwrap();
+            assert!(busy > 0.0, "{}: {busy}", t.display());
+            assert!(m["runtime.forced_yields"].is_null(), "the stable build");
+        }
     }
     // The server and the load generator ran on disjoint CPUs.
     let t0 = json(&trials[0]);

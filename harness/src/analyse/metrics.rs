@@ -5,10 +5,12 @@
 //! Client metrics: `<client>.<path in the load generator's JSON>`, e.g.
 //! `main.latency_us.corrected.p99`, `main.classes.light.latency_us.corrected.p99`,
 //! `main.step2.achieved_rps`. Server metrics: `server.cpu_us_per_request`,
-//! `server.ctx_switches_per_request`, `server.threads_peak`, ...
+//! `server.ctx_switches_per_request`, `server.threads_peak`, ... Runtime
+//! metrics from the server's telemetry: `runtime.*` (`analyse::runtime`).
 
 use crate::config::profile::{Defaults, ScenarioSpec};
 use crate::run::sampler::{ProcSample, counter_at};
+use crate::run::telemetry::sample::Sample;
 use crate::run::trial::TrialRecord;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -129,6 +131,29 @@ pub fn client_windows(
     }
 }
 
+/// A load generator document's measured windows, each with the part of
+/// the document that measured it (each rate step's, or the whole), the
+/// warm-up and duration read from the document itself.
+pub fn document_windows(
+    doc: &Value,
+    launched_ms: f64,
+    origin_unix_ms: f64,
+) -> Vec<(Window, &Value)> {
+    let f = |k: &str| doc.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let windows = client_windows(
+        doc,
+        launched_ms,
+        origin_unix_ms,
+        f("warmup_s"),
+        f("duration_s"),
+    );
+    let parts: Vec<&Value> = match doc.get("steps").and_then(Value::as_array) {
+        Some(s) if !s.is_empty() => s.iter().collect(),
+        _ => vec![doc],
+    };
+    windows.into_iter().zip(parts).collect()
+}
+
 /// Server metrics over a window, given the requests all clients completed in it.
 pub fn server_window_metrics(
     samples: &[ProcSample],
@@ -181,8 +206,14 @@ pub fn server_window_metrics(
     }
 }
 
-/// All metrics of a finished trial.
-pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTreeMap<String, f64> {
+/// All metrics of a finished trial; `telemetry` is its server's samples
+/// (`run::telemetry`), empty without.
+pub fn derive(
+    rec: &TrialRecord,
+    scenario: &ScenarioSpec,
+    d: &Defaults,
+    telemetry: &[Sample],
+) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     let mut windows: Vec<Vec<Window>> = Vec::new();
     for (c, spec) in rec.clients.iter().zip(&scenario.clients) {
@@ -256,6 +287,8 @@ pub fn derive(rec: &TrialRecord, scenario: &ScenarioSpec, d: &Defaults) -> BTree
             };
             server_window_metrics(s, w, reqs, total_conns, &mut out, &prefix);
         }
+        // The runtime's own view over the same windows.
+        crate::analyse::runtime::derive(telemetry, rec.origin_unix_ms, main, &mut out);
     }
     out
 }

@@ -7,7 +7,8 @@
 //! checked-in schema (schemas/loadgen.schema.json, walked as
 //! `analyse::metrics::flatten` walks a document), for each client, class
 //! and rate step the scenario declares; the server's from
-//! `analyse::metrics`. Microbenchmarks: the cases each program reports
+//! `analyse::metrics`; the runtime's own (`runtime.*`, from the servers'
+//! telemetry) from `analyse::runtime::METRICS`. Microbenchmarks: the cases each program reports
 //! (`MICRO`), kept in step with the programs by a test that runs them.
 
 use crate::config::profile::{MicroSpec, Profile, ScenarioSpec};
@@ -287,6 +288,16 @@ pub fn scenario_metrics(s: &ScenarioSpec) -> BTreeSet<String> {
     for m in SERVER_TRIAL {
         out.insert(format!("server.{m}"));
     }
+    // The servers' runtime telemetry over the same windows: names a
+    // runtime or build does not sample are simply absent from its trials.
+    for m in crate::analyse::runtime::METRICS {
+        if n_steps == 0 {
+            out.insert(format!("runtime.{m}"));
+        }
+        for i in 1..=n_steps {
+            out.insert(format!("runtime.step{i}.{m}"));
+        }
+    }
     out
 }
 
@@ -350,6 +361,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_metrics_follow_the_windows_of_each_scenario() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let (p, _) = crate::config::profile::load(root, "quick").unwrap();
+        let of = |id: &str| metrics_of(&p, id).unwrap();
+        let firehose = of("firehose-probe");
+        for m in [
+            "runtime.forced_yields",
+            "runtime.sched_latency_p99_us",
+            "runtime.gc_cycles",
+        ] {
+            assert!(firehose.contains(m), "{m}");
+        }
+        // A stepped scenario has them per step, like the server's.
+        let steps = of("echo-open-64b");
+        assert!(steps.contains("runtime.step2.worker_busy_fraction"));
+        assert!(!steps.contains("runtime.worker_busy_fraction"));
+        assert!(
+            micro_metrics(&p.micro[0])
+                .iter()
+                .all(|m| !m.starts_with("runtime."))
+        );
+    }
 
     #[test]
     fn edit_distance_known_values() {

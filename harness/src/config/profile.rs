@@ -204,6 +204,10 @@ pub struct Defaults {
     /// Size of the data file the file-read scenarios read from.
     #[serde(default = "d_data")]
     pub data_file_bytes: u64,
+    /// Every network server samples its runtime's metrics this often
+    /// (`--telemetry-interval`); 0 turns telemetry off.
+    #[serde(default = "d_telemetry")]
+    pub telemetry_interval_ms: u64,
 }
 
 fn d_repeats() -> usize {
@@ -224,6 +228,12 @@ fn d_settle() -> f64 {
 fn d_data() -> u64 {
     16 << 20
 }
+/// The servers' own default: the interval their overhead was measured at.
+fn d_telemetry() -> u64 {
+    100
+}
+/// The servers accept 1 ms to 1 min.
+const MAX_TELEMETRY_INTERVAL_MS: u64 = 60_000;
 
 impl Default for Defaults {
     fn default() -> Self {
@@ -234,6 +244,7 @@ impl Default for Defaults {
             pause_s: d_pause(),
             settle_s: d_settle(),
             data_file_bytes: d_data(),
+            telemetry_interval_ms: d_telemetry(),
         }
     }
 }
@@ -566,6 +577,12 @@ fn validate_defaults(d: &Defaults) -> Result<(), String> {
     check_seconds("duration_s", d.duration_s, true)?;
     check_seconds("pause_s", d.pause_s, false)?;
     check_seconds("settle_s", d.settle_s, false)?;
+    if d.telemetry_interval_ms > MAX_TELEMETRY_INTERVAL_MS {
+        return Err(format!(
+            "key 'telemetry_interval_ms': {} must be 0 (off) or at most {MAX_TELEMETRY_INTERVAL_MS} (the servers' limit)",
+            d.telemetry_interval_ms
+        ));
+    }
     if !(1..=MAX_DATA_FILE_BYTES).contains(&d.data_file_bytes) {
         return Err(format!(
             "key 'data_file_bytes': {} must be between 1 and {MAX_DATA_FILE_BYTES} (the protocol's file offsets are 32-bit)",
@@ -990,6 +1007,11 @@ mod tests {
         );
         assert!(variants()["rust"].is_current_thread());
         assert!(!variants()["go"].is_current_thread());
+        // Telemetry is on unless a profile turns it off.
+        assert_eq!(p.defaults.telemetry_interval_ms, 100);
+        let off =
+            parse(&GOOD.replace("repeats = 2", "repeats = 2\ntelemetry_interval_ms = 0")).unwrap();
+        assert_eq!(off.defaults.telemetry_interval_ms, 0);
     }
 
     #[test]
@@ -1076,6 +1098,7 @@ mod tests {
             ("data_file_bytes = 0", "data_file_bytes"),
             ("data_file_bytes = 1099511627776", "data_file_bytes"),
             ("repeats = 0", "repeats"),
+            ("telemetry_interval_ms = 60001", "telemetry_interval_ms"),
         ] {
             let e = parse_err(&GOOD.replace("repeats = 2", line));
             assert!(

@@ -121,6 +121,7 @@ pub fn run(ctx: &trial::Context, planned: &PlannedMicro) -> Result<TrialRecord, 
         measurement: Default::default(),
         server_outcome: Default::default(),
         steal_fraction: None,
+        telemetry: None,
         micro_document: None,
     };
     if m.bench == "c12" {

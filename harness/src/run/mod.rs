@@ -2,8 +2,8 @@
 //! and the `placement` of server and load generator on it, the machine's
 //! `provenance`, checks before start (`preflight`), one trial (`trial`, `micro`) with its `/proc` `sampler`,
 //! the syscall `census` after a scenario's rounds,
-//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`);
-//! runs across machines (`hosts`).
+//! the whole run (`runner`), files on disk (`results`), Ctrl-C (`signals`),
+//! the servers' runtime `telemetry`; runs across machines (`hosts`).
 
 pub mod census;
 pub mod hosts;
@@ -17,5 +17,6 @@ pub mod results;
 pub mod runner;
 pub mod sampler;
 pub mod signals;
+pub mod telemetry;
 pub mod topology;
 pub mod trial;

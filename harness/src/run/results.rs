@@ -6,6 +6,7 @@
 //!   meta.json  profile.toml  summary.json
 //!   trials/<scenario>--<variant>--r<k>.json
 //!   hlog/<trial>--<client>.hlog   hgrm/<trial>--<client>.hgrm
+//!   telemetry/<trial>.jsonl   (the server's runtime telemetry: run::telemetry)
 //! results/latest -> the newest run that was not interrupted
 //! ```
 

@@ -7,6 +7,8 @@
 //!   band = spread over repeats (HdrHistogram's x axis).
 //! - [`knee`]: latency vs achieved throughput over open-loop rate steps.
 //! - [`timeline`]: per-second p99 and throughput, server CPU, RSS, threads.
+//! - [`runtime`]: the runtimes' own telemetry (scheduling latency, GC,
+//!   busy workers, queues, forced yields) under the per-second p99.
 //! - [`bars`]: medians with interval whiskers (throughput, CPU, switches, memory, threads).
 //! - [`dots`]: head-of-line (light-request p99 per variant with the heavy
 //!   job's length drawn in) and the load generator's send lag.
@@ -21,6 +23,7 @@ pub mod census;
 pub mod dots;
 pub mod forest;
 pub mod knee;
+pub mod runtime;
 pub mod spectrum;
 pub mod timeline;
 
@@ -128,6 +131,9 @@ const RUST_SHADES: &[(u8, u8, u8)] = &[
     (0x9C, 0x50, 0x2C),
     (0xD9, 0x5F, 0x0E),
     (0x6B, 0x3E, 0x26),
+    (0xA3, 0x1F, 0x11),
+    (0xE8, 0xA0, 0x5A),
+    (0x8C, 0x64, 0x4A),
 ];
 const GO_ORDER: &[&str] = &["go", "go-oversubscribed", "go-pool"];
 const RUST_ORDER: &[&str] = &[
@@ -139,6 +145,8 @@ const RUST_ORDER: &[&str] = &[
     "rust-coop-off",
     "rust-tokio-fs",
     "rust-file-inline",
+    "rust-unstable",
+    "rust-coop-off-unstable",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,6 +388,33 @@ pub fn draw_legend<DB: DrawingBackend>(
         .map_err(e)?;
     }
     Ok(())
+}
+
+/// The title, the subtitle and a legend column of the variants drawn
+/// (label, style): the area left for the chart.
+pub fn framed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    variants: impl IntoIterator<Item = (String, VariantStyle)>,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let area = titled(root, title, subtitle)?;
+    let (area, side) = with_legend_column(&area);
+    let items: Vec<LegendItem> = variants
+        .into_iter()
+        .map(|(label, st)| LegendItem::variant(label, st))
+        .collect();
+    draw_legend(&side, &items, 20)?;
+    Ok(area)
+}
+
+/// A trial's status as a per-trial plot's subtitle says it.
+pub fn status_word(s: crate::run::trial::Status) -> &'static str {
+    match s {
+        crate::run::trial::Status::Ok => "ok",
+        crate::run::trial::Status::Invalid => "INVALID",
+        crate::run::trial::Status::Failed => "FAILED",
+    }
 }
 
 /// A marker at a data coordinate.
@@ -761,6 +796,9 @@ pub fn possible_names(p: &crate::config::profile::Profile) -> Vec<String> {
     out.extend(bars::NAMES.iter().map(|n| n.to_string()));
     for s in &p.scenarios {
         out.push(timeline::scenario_plot_name(&s.id));
+        if p.defaults.telemetry_interval_ms > 0 {
+            out.push(runtime::scenario_plot_name(&s.id));
+        }
         let classes = |mix: &Option<String>| -> Vec<String> {
             mix.as_deref()
                 .unwrap_or("")
@@ -830,6 +868,10 @@ pub fn render_all(run: &RunData, paths: &PlotPaths) -> (Vec<Figure>, Vec<String>
     push(bars::render_all(run, &palette, paths), "bar plots");
     push(census::render_all(run, &palette, paths), "census plots");
     push(timeline::render_all(run, &palette, paths), "timelines");
+    push(
+        runtime::render_all(run, &palette, paths),
+        "runtime telemetry panels",
+    );
     push(dots::render_send_lag(run, &palette, paths), "send-lag plot");
     (figs, problems)
 }

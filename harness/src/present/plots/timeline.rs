@@ -7,7 +7,7 @@
 
 use super::{
     Axis, Chart, Figure, Palette, PlotPaths, VariantStyle, e, font, log_range, log_ticks, render,
-    say, titled,
+    say,
 };
 use crate::analyse::metrics;
 use crate::present::report::data::RunData;
@@ -39,19 +39,7 @@ pub fn track(t: &TrialRecord, style: VariantStyle, label: String) -> Track {
     if let Some(c) = t.clients.first()
         && let Some(doc) = &c.document
     {
-        let f = |k: &str| doc.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        let windows = metrics::client_windows(
-            doc,
-            c.launched_ms,
-            t.origin_unix_ms,
-            f("warmup_s"),
-            f("duration_s"),
-        );
-        let parts: Vec<&Value> = match doc.get("steps").and_then(Value::as_array) {
-            Some(s) if !s.is_empty() => s.iter().collect(),
-            _ => vec![doc],
-        };
-        for (w, part) in windows.iter().zip(parts) {
+        for (w, part) in metrics::document_windows(doc, c.launched_ms, t.origin_unix_ms) {
             for iv in part
                 .get("intervals")
                 .and_then(Value::as_array)
@@ -163,14 +151,8 @@ impl Chart for Timeline {
         (1240, 150 + 200 * self.panels().len().max(1) as u32)
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = titled(root, &self.title, &self.subtitle)?;
-        let (area, side) = super::with_legend_column(&area);
-        let items: Vec<super::LegendItem> = self
-            .tracks
-            .iter()
-            .map(|t| super::LegendItem::variant(t.label.clone(), t.style))
-            .collect();
-        super::draw_legend(&side, &items, 20)?;
+        let variants = self.tracks.iter().map(|t| (t.label.clone(), t.style));
+        let area = super::framed(root, &self.title, &self.subtitle, variants)?;
         let all = |f: Getter| {
             self.tracks
                 .iter()
@@ -400,15 +382,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
                 .unwrap_or_else(|| "main".into());
             let chart = Timeline {
                 title: format!("Timeline — {}", t.trial_id),
-                subtitle: format!(
-                    "{} — trial {}",
-                    sc.title,
-                    match t.status {
-                        crate::run::trial::Status::Ok => "ok",
-                        crate::run::trial::Status::Invalid => "INVALID",
-                        crate::run::trial::Status::Failed => "FAILED",
-                    }
-                ),
+                subtitle: format!("{} — trial {}", sc.title, super::status_word(t.status)),
                 client,
                 subject: "server".into(),
                 tracks: vec![track(t, palette.style(&t.variant), t.variant.clone())],

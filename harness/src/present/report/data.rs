@@ -74,6 +74,14 @@ impl RunData {
         })
     }
 
+    /// The network scenarios (not the microbenchmarks), in profile order.
+    pub fn network_scenarios(&self) -> impl Iterator<Item = &ScenarioSummary> {
+        self.summary
+            .scenarios
+            .iter()
+            .filter(|s| s.workload != "micro")
+    }
+
     pub fn scenario(&self, id: &str) -> Option<&ScenarioSummary> {
         self.summary.scenarios.iter().find(|s| s.id == id)
     }

@@ -1,7 +1,8 @@
 //! A synthetic run directory for tests: a small profile, trials with load
 //! generator documents (histograms, classes, steps, per-second intervals)
-//! and `/proc` samples made up from a seeded generator, metrics derived by
-//! the real `metrics::derive`, and `summary.json` from `summary::summarize`
+//! and `/proc` samples made up from a seeded generator, the servers'
+//! telemetry (`fixture_telemetry`), metrics derived by the real
+//! `metrics::derive`, and `summary.json` from `summary::summarize`
 //! — so the report, plots and verdicts are tested on files shaped exactly
 //! like a real run's, without running anything.
 
@@ -68,7 +69,7 @@ id = "hol-cpu-10ms"
 title = "Light + 5 % heavy 10 ms jobs"
 claims = ["C3", "C4", "C5", "C6"]
 workload = "work"
-variants = ["go", "rust", "rust-current-thread", "rust-spawn-blocking"]
+variants = ["go", "rust", "rust-current-thread", "rust-spawn-blocking", "rust-unstable"]
 [[scenario.client]]
 model = "open"
 conns = 12
@@ -93,7 +94,7 @@ id = "firehose-probe"
 title = "Firehose and probes"
 claims = ["C8"]
 workload = "echo"
-variants = ["rust", "rust-coop-off", "go"]
+variants = ["rust", "rust-coop-off", "go", "rust-unstable", "rust-coop-off-unstable"]
 workers = 1
 [[scenario.client]]
 name = "probe"
@@ -217,7 +218,8 @@ fn variant_traits(v: &str) -> (f64, f64, f64, u64) {
         "rust" => (50.0, 7.0, 0.2, 2),
         "rust-current-thread" => (48.0, 6.8, 0.2, 1),
         "rust-spawn-blocking" => (55.0, 8.0, 0.004, 2),
-        "rust-coop-off" => (50.0, 7.0, 0.15, 2),
+        "rust-coop-off" | "rust-coop-off-unstable" => (50.0, 7.0, 0.15, 2),
+        "rust-unstable" => (50.0, 7.0, 0.2, 2),
         _ => (55.0, 8.0, 0.05, 2),
     }
 }
@@ -304,7 +306,7 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
                 })
                 .fold(0.0, f64::max);
             let share = if heavy_us > 0.0 { stall_share } else { 0.0 };
-            let probe_starved = c.name == "probe" && v == "rust-coop-off";
+            let probe_starved = c.name == "probe" && v.starts_with("rust-coop-off");
             let lat = latencies(
                 &mut rng,
                 n,
@@ -464,7 +466,18 @@ fn make_trial(p: &Profile, s: &ScenarioSpec, v: &str, repeat: usize, seed: u64) 
         "metrics": {}
     }))
     .expect("the fixture's trial matches TrialRecord");
-    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults);
+    // The server's telemetry, read back by the real reader.
+    let lines = super::fixture_telemetry::lines(&rec, s.observe_after_s);
+    let read = crate::run::telemetry::validate::read(
+        &lines.join("\n"),
+        Some(crate::run::telemetry::runtime_of(rec.language)),
+    );
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    rec.telemetry = Some(super::fixture_telemetry::reference(
+        &rec,
+        read.samples.len(),
+    ));
+    rec.metrics = crate::analyse::metrics::derive(&rec, s, &p.defaults, &read.samples);
     rec
 }
 
@@ -631,7 +644,7 @@ pub fn write_run(dir: &Path, tweak: impl Fn(&mut TrialRecord)) -> PathBuf {
         .expect("fixture profile");
     let _ = profile::with_aa_copies(variants, &p);
     let _ = std::fs::remove_dir_all(dir);
-    for sub in ["trials", "hlog", "hgrm"] {
+    for sub in ["trials", "hlog", "hgrm", crate::run::telemetry::DIR] {
         std::fs::create_dir_all(dir.join(sub)).expect("create the run directory");
     }
     let run = RunDir::open(dir);
@@ -644,6 +657,12 @@ pub fn write_run(dir: &Path, tweak: impl Fn(&mut TrialRecord)) -> PathBuf {
                 let mut t = make_trial(&p, s, v, r, seed);
                 tweak(&mut t);
                 results::write_json(&run.trial(&t.trial_id), &t).expect("write trial");
+                let lines = super::fixture_telemetry::lines(&t, s.observe_after_s);
+                results::write_atomic(
+                    &crate::run::telemetry::stored_file(&run, &t.trial_id),
+                    (lines.join("\n") + "\n").as_bytes(),
+                )
+                .expect("write telemetry");
                 trials.push(t);
             }
         }

@@ -9,7 +9,8 @@
 //! `Exporter` trait), `markdown`/`html` (one file per format), `claims`
 //! (the A/A control, the verdict table, a section per claim), `words`
 //! (every sentence about a verdict), `facts` (thread limits, compile
-//! probes, parameters as run), `method` (method and caveats),
+//! probes, parameters as run), `evidence` (the runtimes' telemetry beside
+//! a claim's latency figure), `method` (method and caveats),
 //! `environment` (the machine and its warnings), `census` (the syscall
 //! census), `units`.
 
@@ -18,9 +19,12 @@ pub mod claims;
 pub mod data;
 pub mod doc;
 pub mod environment;
+pub mod evidence;
 pub mod facts;
 #[cfg(test)]
 pub mod fixture;
+#[cfg(test)]
+pub mod fixture_telemetry;
 pub mod html;
 pub mod markdown;
 pub mod method;
@@ -175,7 +179,11 @@ pub fn build(
         .filter(|f| f.name == "forest")
         .map(|f| f.name.clone())
         .collect();
-    let facts = |c: &ClaimResult| fact_blocks(run, claims, c);
+    let facts = |c: &ClaimResult| {
+        let mut b = fact_blocks(run, claims, c);
+        b.extend(evidence::blocks(run, claims, c));
+        b
+    };
     b.extend(claims::claim_sections(
         claims, verdicts, figures, &facts, &mut shown,
     ));
@@ -227,28 +235,33 @@ pub fn build(
         }
         for f in figures
             .iter()
-            .filter(|f| f.scenario.as_deref() == Some(&sc.id) && f.kind != "trial-timeline")
+            .filter(|f| f.scenario.as_deref() == Some(&sc.id) && !f.kind.starts_with("trial-"))
         {
             if !shown.contains(&f.name) {
                 b.push(figure_block(f));
                 shown.push(f.name.clone());
             }
         }
-        let per_trial: Vec<Line> = figures
-            .iter()
-            .filter(|f| f.scenario.as_deref() == Some(&sc.id) && f.kind == "trial-timeline")
-            .map(|f| {
-                vec![Inline::Link(
-                    f.name.trim_start_matches("trials/timeline--").to_string(),
-                    format!("plots/{}.svg", f.name),
-                )]
-            })
-            .collect();
-        if !per_trial.is_empty() {
-            b.push(Block::Details {
-                summary: format!("Timelines of each trial of {} ({})", sc.id, per_trial.len()),
-                blocks: vec![Block::Bullets(per_trial)],
-            });
+        for (kind, prefix, what) in [
+            ("trial-timeline", "trials/timeline--", "Timelines"),
+            ("trial-runtime", "trials/runtime--", "Runtime telemetry"),
+        ] {
+            let per_trial: Vec<Line> = figures
+                .iter()
+                .filter(|f| f.scenario.as_deref() == Some(&sc.id) && f.kind == kind)
+                .map(|f| {
+                    vec![Inline::Link(
+                        f.name.trim_start_matches(prefix).to_string(),
+                        format!("plots/{}.svg", f.name),
+                    )]
+                })
+                .collect();
+            if !per_trial.is_empty() {
+                b.push(Block::Details {
+                    summary: format!("{what} of each trial of {} ({})", sc.id, per_trial.len()),
+                    blocks: vec![Block::Bullets(per_trial)],
+                });
+            }
         }
     }
     let rest: Vec<&Figure> = figures
@@ -545,7 +558,7 @@ mod tests {
         // Every plot drawn is one the plot module says it can draw.
         let (p, _) = fixture_profile();
         let possible = crate::present::plots::possible_names(&p);
-        for f in out.figures.iter().filter(|f| f.kind != "trial-timeline") {
+        for f in out.figures.iter().filter(|f| !f.kind.starts_with("trial-")) {
             assert!(possible.contains(&f.name), "{} not in {possible:?}", f.name);
         }
         // C7 from the blocking-burst microbenchmark: tokio grows and shrinks, Go hands off.
@@ -573,6 +586,8 @@ mod tests {
             "bars",
             "timeline",
             "trial-timeline",
+            "runtime",
+            "trial-runtime",
             "send-lag",
         ] {
             assert!(out.figures.iter().any(|f| f.kind == kind), "no {kind} plot");

@@ -25,6 +25,7 @@ use crate::run::plan::{self, PlannedTrial};
 use crate::run::results::{self, RunDir};
 use crate::run::sampler::Sampler;
 use crate::run::signals::{self, Interrupted};
+use crate::run::telemetry;
 use clients::ClientPlan;
 use rtc_common::child::ListeningChild;
 use std::collections::BTreeMap;
@@ -95,6 +96,15 @@ fn run_on(
     let workers = plan::workers_for(variant, scenario, ctx.server_cpus.len());
     let data_file = ctx.data_file.to_string_lossy().into_owned();
     let mut server_args = plan::server_args(variant, scenario, workers, Some(&data_file));
+    // The server's own telemetry, written to the run's scratch folder (a
+    // run across hosts leaves it out: the file would be on the server host).
+    let telemetry_file = telemetry::scratch_file(ctx.run, &trial_id);
+    if hosts.is_none() {
+        server_args.extend(telemetry::server_flags(
+            &telemetry_file,
+            d.telemetry_interval_ms,
+        ));
+    }
     let server_bin = match hosts {
         None => ctx.bin_dir.join(&variant.server),
         Some(h) => {
@@ -140,6 +150,7 @@ fn run_on(
         measurement: Measurement::default(),
         server_outcome: ServerOutcome::default(),
         steal_fraction: None,
+        telemetry: None,
         micro_document: None,
     };
 
@@ -161,8 +172,13 @@ fn run_on(
     if let Err(Interrupted) = outcome {
         return Err(Interrupted);
     }
+    let samples = if hosts.is_none() {
+        telemetry::collect(ctx.run, &mut rec, &telemetry_file, d.telemetry_interval_ms)
+    } else {
+        Default::default()
+    };
     if rec.status != Status::Failed {
-        rec.metrics = metrics::derive(&rec, scenario, d);
+        rec.metrics = metrics::derive(&rec, scenario, d, &samples);
     }
     if let Err(e) = results::write_json(&ctx.run.trial(&trial_id), &rec) {
         rec.status = Status::Failed;

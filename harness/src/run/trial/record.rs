@@ -173,6 +173,10 @@ pub struct TrialRecord {
     /// trial (/proc/stat steal over the server's and generator's CPUs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steal_fraction: Option<f64>,
+    /// The server's runtime telemetry (`run::telemetry`): where its
+    /// samples are stored and what was wrong with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<crate::run::telemetry::TelemetryRef>,
     /// Microbenchmark trials: the program's JSON document, verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub micro_document: Option<serde_json::Value>,

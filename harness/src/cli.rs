@@ -79,7 +79,7 @@ pub enum Cmd {
         /// Pin this process (the sampler) to these CPUs.
         #[arg(long)]
         self_cpus: Option<String>,
-        /// Niceness of PROGRAM.
+        /// Niceness of PROGRAM (20: SCHED_IDLE, below nice 19).
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         nice: i32,
         /// Sampling period.

@@ -314,6 +314,11 @@ pub struct ClientSpec {
     /// "firehose" that shares the client CPU with a latency probe).
     #[serde(default)]
     pub nice: Option<i32>,
+    /// Run this load generator under SCHED_IDLE: it gets the client CPU
+    /// only when nothing else wants it, and any other task that wakes
+    /// preempts it at once (nice 19 still lets it finish a slice first).
+    #[serde(default)]
+    pub sched_idle: bool,
     /// Idle model: verified requests each connection carries before it
     /// goes idle (0: never used).
     #[serde(default)]
@@ -323,6 +328,18 @@ pub struct ClientSpec {
     pub warmup_s: Option<f64>,
     #[serde(default)]
     pub duration_s: Option<f64>,
+}
+
+impl ClientSpec {
+    /// The priority its process gets: a niceness, or SCHED_IDLE
+    /// (`run::trial::SCHED_IDLE_PRIORITY`).
+    pub fn priority(&self) -> i32 {
+        if self.sched_idle {
+            crate::run::trial::SCHED_IDLE_PRIORITY
+        } else {
+            self.nice.unwrap_or(0)
+        }
+    }
 }
 
 fn d_client_name() -> String {

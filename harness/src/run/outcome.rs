@@ -52,7 +52,7 @@ fn untrusted(v: &Value, prefix: &str, out: &mut Vec<Dropped>) {
                 out.push(Dropped {
                     prefix: format!("{prefix}.latency_us.{kind}.{p}"),
                     reason: format!(
-                        "{p} not trusted: the generator's own send and receive lag at {p} is over 10 % of the latency there"
+                        "{p} not trusted: the generator's own send lag at {p} is over 10 % of the latency there"
                     ),
                 });
             }

@@ -386,7 +386,6 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         idle: l.idle,
         offered_rps: l.offered_rps,
         send_lag_p99_us: send_lag.p99,
-        receive_lag_p99_us: receive_lag.map(|r| r.p99),
         requests: rec.requests,
         completed_in_window: rec.completed_in_window,
         requests_scheduled: l.open_loop.then_some(rec.requests_scheduled),
@@ -441,10 +440,13 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         overloaded,
         overload_reason: j.overload_reason,
         drain: drain_report(d, l.window_end_ns),
+        // Completions carry the kernel's receive stamp where it gave one,
+        // so the reader's own delay is not in the latency; where it gave
+        // none there is no receive lag to add either.
         latency_trusted: validity::latency_trusted(
             &corrected,
             &send_lag,
-            receive_lag.as_ref(),
+            None,
             !rec.corrected.is_empty(),
         ),
         latency_us: Latency {

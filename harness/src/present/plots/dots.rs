@@ -516,18 +516,14 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
     // generator may have fallen behind) are the point of this plot.
     let mut rows = Vec::new();
     let mut groups = Vec::new();
-    // The generator's own error at a percentile: how late it sent, plus
-    // how late it read the response after the kernel had it (receive lag,
-    // where the kernel gives timestamps).
+    // The generator's own error in a latency: how late it sent. (How late
+    // it read a response is not in the latency: responses carry the
+    // kernel's receive timestamp.)
     let lag = |t: &crate::run::trial::TrialRecord, c: &str, k: &str| {
-        let doc = crate::present::report::data::client_doc(t, c)?;
-        let send = doc.get("send_lag_us")?.get(k)?.as_f64()?;
-        let recv = doc
-            .get("receive_lag_us")
-            .and_then(|r| r.get(k))
-            .and_then(|x| x.as_f64())
-            .unwrap_or(0.0);
-        Some(send + recv)
+        crate::present::report::data::client_doc(t, c)?
+            .get("send_lag_us")?
+            .get(k)?
+            .as_f64()
     };
     for sc in run
         .summary
@@ -589,20 +585,20 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         return Ok(Vec::new());
     }
     let name = "send-lag".to_string();
-    let title = "Load generator's own error: send + receive lag (p99)".to_string();
+    let title = "Load generator's own error: send lag (p99)".to_string();
     let cov = super::Coverage::of(rows.iter().filter_map(|r| r.est.as_ref()));
     let chart = Dots {
         title: title.clone(),
         subtitle:
-            "how late the generator sent each request, plus how late it read each response the kernel already had — the instrument's error"
+            "how late the generator sent each request against its own schedule — the instrument's error"
                 .into(),
-        x_desc: "send + receive lag p99 (log scale; values under 1 µs drawn at 1 µs)".into(),
-        other_label: "send + receive lag max (median over repeats)".into(),
+        x_desc: "send lag p99 (log scale; values under 1 µs drawn at 1 µs)".into(),
+        other_label: "send lag max (median over repeats)".into(),
         interval_label: interval_label(&cov),
         rows,
         refs: vec![RefLine {
             at_us: SEND_LAG_LIMIT_US,
-            label: " validity limit (send or receive lag p99 > 1 ms = invalid run)".into(),
+            label: " validity limit (send lag p99 > 1 ms = invalid run)".into(),
         }],
         group_labels: Some(groups),
     };
@@ -611,7 +607,7 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         name,
         title,
         caption: format!(
-            "Per scenario and load-generator client, each server variant's send lag p99 (how long after its intended time a request was written) plus receive lag p99 (how long after the kernel's receive timestamp the generator read the response), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials whose measurement was invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose send or receive lag p99 exceeds 1 ms is invalid; a percentile at which the two lags together exceed a tenth of the latency (or 25 µs) is not vouched for and left out of the checks. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
+            "Per scenario and load-generator client, each server variant's send lag p99 (how long after its intended time a request was written), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials whose measurement was invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose send lag p99 exceeds 1 ms is invalid; a percentile at which the send lag exceeds a tenth of the latency (or 25 µs) is not vouched for and left out of the checks. How late the generator read each response (receive lag) is recorded in every document but is not in any latency: a response is complete at the kernel's receive timestamp. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
             cov.sentence("Line")
         ),
         scenario: None,

@@ -318,7 +318,7 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
             .as_deref()
             .is_some_and(|id| super::bars::client_bound(run, id));
         let caption = format!(
-            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee. Hollow markers: a percentile the load generator does not vouch for (its own send and receive lag at that percentile is over a tenth of it); a cross marked 'overloaded': a step where the server fell behind the offered rate, drawn at the rate it achieved. A step the generator could not keep is left out.{}{}",
+            "{}. Each point is one open-loop rate step: achieved throughput (median over repeats) against corrected latency at p50 (circle), p99 (triangle) and p99.9 (square), with the interval of the median as a whisker. Dashed vertical lines: each variant's closed-loop capacity{}. Latency that turns upward before the capacity line is the knee. Hollow markers: a percentile the load generator does not vouch for (its own send lag at that percentile is over a tenth of it); a cross marked 'overloaded': a step where the server fell behind the offered rate, drawn at the rate it achieved. A step the generator could not keep is left out.{}{}",
             sc.title,
             cap_scenario
                 .as_ref()

@@ -344,7 +344,7 @@ fn launch(
                 &h.marker,
                 Some(&g.info.placement.client_cpus),
                 None,
-                c.nice.unwrap_or(0),
+                c.priority(),
                 Some(&h.remote_dir(g).join(format!("{base}."))),
                 limit,
                 &program,

@@ -137,7 +137,7 @@ pub(super) fn launch(
             &ctx.bin_dir.join("loadgen"),
             &args,
             ctx.client_cpus,
-            c.nice.unwrap_or(0),
+            c.priority(),
             &ctx.run.root,
             &files.stderr,
         ) {
@@ -243,8 +243,12 @@ pub fn spawn_client(
     cmd.spawn()
 }
 
-/// The child gets SIGKILL when its parent dies, runs at `nice`, and is
-/// pinned to `cpus`.
+/// A `nice` value meaning "SCHED_IDLE": below nice 19, the process runs
+/// only when nothing else on its CPUs wants to.
+pub const SCHED_IDLE_PRIORITY: i32 = 20;
+
+/// The child gets SIGKILL when its parent dies, runs at `nice` (or under
+/// SCHED_IDLE for `SCHED_IDLE_PRIORITY`), and is pinned to `cpus`.
 pub fn tie_and_pin(cmd: &mut Command, cpus: Option<Vec<usize>>, nice: i32) {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
@@ -252,7 +256,12 @@ pub fn tie_and_pin(cmd: &mut Command, cpus: Option<Vec<usize>>, nice: i32) {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if nice != 0 && libc::setpriority(libc::PRIO_PROCESS, 0, nice) != 0 {
+            if nice == SCHED_IDLE_PRIORITY {
+                let p = libc::sched_param { sched_priority: 0 };
+                if libc::sched_setscheduler(0, libc::SCHED_IDLE, &p) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if nice != 0 && libc::setpriority(libc::PRIO_PROCESS, 0, nice) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             match &cpus {
@@ -260,5 +269,30 @@ pub fn tie_and_pin(cmd: &mut Command, cpus: Option<Vec<usize>>, nice: i32) {
                 None => Ok(()),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client asked to run idle really runs under SCHED_IDLE (and a nice
+    /// one at its niceness), as the kernel reports it.
+    #[test]
+    fn priorities_reach_the_kernel() {
+        for (prio, want_policy) in [
+            (SCHED_IDLE_PRIORITY, libc::SCHED_IDLE),
+            (5, libc::SCHED_OTHER),
+        ] {
+            let mut cmd = Command::new("sleep");
+            cmd.arg("5");
+            tie_and_pin(&mut cmd, None, prio);
+            let mut child = cmd.spawn().unwrap();
+            // SAFETY: reads the scheduling policy of our own child.
+            let policy = unsafe { libc::sched_getscheduler(child.id() as i32) };
+            let _ = child.kill();
+            let _ = child.wait();
+            assert_eq!(policy, want_policy, "priority {prio}");
+        }
     }
 }

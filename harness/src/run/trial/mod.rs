@@ -15,7 +15,7 @@ mod record;
 mod server;
 
 pub use across_hosts::AcrossHosts;
-pub use clients::{spawn_client, tie_and_pin};
+pub use clients::{SCHED_IDLE_PRIORITY, spawn_client, tie_and_pin};
 pub use record::*;
 pub use server::cpus_allowed_list;
 

@@ -35,8 +35,13 @@ pub(super) async fn reader(ctx: Rc<Ctx>, conn: Rc<Conn>, stream: Rc<Sock>) {
                 match sys::recv_stamped(fd, &mut buf[..]) {
                     Ok((0, _)) => Some(ErrorKind::Closed),
                     Ok((n, stamp)) => {
-                        let done = ctx.now();
+                        // Complete when the kernel received the last
+                        // segment: how late this reader ran (the receive
+                        // lag, recorded apart) is the generator's delay,
+                        // not the server's.
+                        let now = ctx.now();
                         let lag = stamp.map(|k| sys::realtime_ns().saturating_sub(k));
+                        let done = now.saturating_sub(lag.unwrap_or(0));
                         let f = on_data(&ctx, &conn, &buf[..n], done, lag);
                         if f.is_none() && n < cap {
                             guard.clear_ready();
@@ -105,7 +110,8 @@ fn on_data(
                 intended: f.intended,
                 eligible: f.eligible.min(sent),
                 sent,
-                done,
+                // Two clocks: never before the send it answers.
+                done: done.max(sent),
                 receive_lag,
             };
             match verdict {

@@ -40,22 +40,17 @@ fn valid(v: &Value) -> bool {
     v.get("valid").and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// Percentiles the generator does not vouch for in one result object
-/// (`latency_trusted`), as dropped metric names under `prefix`.
-fn untrusted(v: &Value, prefix: &str, out: &mut Vec<Dropped>) {
+/// Corrected latency percentiles the generator does not vouch for in one
+/// result object (`latency_trusted`), by metric name under `prefix`. They
+/// stay in the trial: the verdicts bracket each corrected percentile by its
+/// uncorrected one, which the generator's lateness is not in.
+fn untrusted(v: &Value, prefix: &str, out: &mut Vec<String>) {
     let Some(t) = v.get("latency_trusted") else {
         return;
     };
     for p in PERCENTILES {
         if t.get(*p).and_then(Value::as_bool) == Some(false) {
-            for kind in ["corrected", "uncorrected"] {
-                out.push(Dropped {
-                    prefix: format!("{prefix}.latency_us.{kind}.{p}"),
-                    reason: format!(
-                        "{p} not trusted: the generator's own send lag at {p} is over 10 % of the latency there"
-                    ),
-                });
-            }
+            out.push(format!("{prefix}.latency_us.corrected.{p}"));
         }
     }
     if let Some(classes) = v.get("classes").and_then(Value::as_object) {
@@ -112,6 +107,7 @@ pub fn judge(
         valid: true,
         reasons: Vec::new(),
         dropped: Vec::new(),
+        untrusted: Vec::new(),
     };
     let mut o = ServerOutcome::default();
     // Documents written before the generator told the two apart: any
@@ -132,7 +128,7 @@ pub fn judge(
                         .map(|r| format!("load generator {name}: {r}")),
                 );
             }
-            untrusted(doc, name, &mut m.dropped);
+            untrusted(doc, name, &mut m.untrusted);
             outcome_of(doc, &format!("client {name}"), &mut o);
         } else {
             let mut bad = 0;
@@ -153,7 +149,7 @@ pub fn judge(
                         });
                     }
                 } else {
-                    untrusted(s, &format!("{name}.{label}"), &mut m.dropped);
+                    untrusted(s, &format!("{name}.{label}"), &mut m.untrusted);
                 }
                 outcome_of(s, &format!("client {name} {label}{rate}"), &mut o);
             }
@@ -252,16 +248,17 @@ mod tests {
     }
 
     #[test]
-    fn untrusted_percentiles_are_dropped_by_name() {
+    fn untrusted_percentiles_are_named_and_kept() {
         let mut doc = ok_result();
         doc["latency_trusted"] = json!({"p50": true, "p99": true, "p999": false});
         doc["classes"] =
             json!({"light": {"latency_trusted": {"p50": true, "p99": false, "p999": false}}});
         let (m, _) = judge(&[("probe", &doc)], Some(true));
-        let names: Vec<&str> = m.dropped.iter().map(|d| d.prefix.as_str()).collect();
+        let names: Vec<&str> = m.untrusted.iter().map(String::as_str).collect();
         assert!(names.contains(&"probe.latency_us.corrected.p999"));
         assert!(names.contains(&"probe.classes.light.latency_us.corrected.p99"));
         assert!(!names.contains(&"probe.latency_us.corrected.p99"));
+        assert!(m.dropped.is_empty(), "nothing is left out for trust");
         assert!(m.valid);
     }
 

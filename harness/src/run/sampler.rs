@@ -184,43 +184,48 @@ impl Sampler {
     ) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
-        let handle = std::thread::spawn(move || {
-            let mut counters = ThreadCounters::default();
-            let mut next = Instant::now();
-            // The per-thread pass reads two files per thread: with hundreds
-            // of threads (a blocking pool) that is milliseconds of the CPU
-            // the sampler shares with the load generator. Its share is
-            // capped; the cheap process-wide reading stays every period.
-            let mut next_full = Instant::now();
-            loop {
-                let stopping = flag.load(Ordering::Relaxed);
-                let t_ms = origin.elapsed().as_secs_f64() * 1e3;
-                let began = Instant::now();
-                let full = stopping || began >= next_full;
-                match sample_with(pid, t_ms, &mut counters, full) {
-                    Some(s) => keep(&mut out, s),
-                    None => break,
+        let spawned = std::thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || {
+                stand_back();
+                let mut counters = ThreadCounters::default();
+                let mut next = Instant::now();
+                // The per-thread pass reads two files per thread: with hundreds
+                // of threads (a blocking pool) that is milliseconds of the CPU
+                // the sampler shares with the load generator. Its share is
+                // capped; the cheap process-wide reading stays every period.
+                let mut next_full = Instant::now();
+                loop {
+                    let stopping = flag.load(Ordering::Relaxed);
+                    let t_ms = origin.elapsed().as_secs_f64() * 1e3;
+                    let began = Instant::now();
+                    let full = stopping || began >= next_full;
+                    match sample_with(pid, t_ms, &mut counters, full) {
+                        Some(s) => keep(&mut out, s),
+                        None => break,
+                    }
+                    if full {
+                        next_full = began + began.elapsed().div_f64(MAX_PASS_SHARE);
+                    }
+                    if stopping {
+                        break;
+                    }
+                    // Fixed schedule: a slow read does not shift later samples.
+                    next += period;
+                    let now = Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    } else {
+                        next = now;
+                    }
                 }
-                if full {
-                    next_full = began + began.elapsed().div_f64(MAX_PASS_SHARE);
-                }
-                if stopping {
-                    break;
-                }
-                // Fixed schedule: a slow read does not shift later samples.
-                next += period;
-                let now = Instant::now();
-                if next > now {
-                    std::thread::sleep(next - now);
-                } else {
-                    next = now;
-                }
-            }
-            out
-        });
+                out
+            });
         Sampler {
             stop,
-            handle: Some(handle),
+            // A thread that cannot start leaves the trial without samples
+            // (its figures say so), not the harness without a run.
+            handle: spawned.ok(),
         }
     }
 
@@ -237,6 +242,24 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Puts the calling thread under SCHED_IDLE. On a small machine the
+/// sampler has no CPU of its own, and a sampler that starts a read just
+/// before the pacer's timer fires keeps the generator's CPU for the rest of
+/// its time slice unless the kernel preempts it: a niceness does not make
+/// it (the scheduler lets the running task reach its slice's end), the
+/// idle policy does (a waking normal task preempts an idle-policy one at
+/// once). It still runs whenever the measured processes leave room, and
+/// late samples only move the interpolation points. Lowering one's own
+/// policy needs no privilege; children are started from other threads, so
+/// they keep theirs.
+fn stand_back() {
+    let p = libc::sched_param { sched_priority: 0 };
+    // SAFETY: changes the calling thread's policy only (pid 0).
+    unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_IDLE, &p);
     }
 }
 
@@ -301,6 +324,35 @@ mod tests {
         // Thread 2 exits; its last readings still count.
         assert_eq!(r.totals(&[(1, [180, 4, 0])]), [230, 6, 1]);
         assert_eq!(r.totals(&[(1, [180, 4, 0]), (3, [5, 1, 1])]), [235, 7, 2]);
+    }
+
+    /// Scheduling policy of each thread of this process named `name`.
+    fn policies_of(name: &str) -> Vec<i32> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            if comm.trim() != name {
+                continue;
+            }
+            let tid: i32 = e.file_name().to_string_lossy().parse().unwrap();
+            // SAFETY: reads a thread's policy.
+            out.push(unsafe { libc::sched_getscheduler(tid) });
+        }
+        out
+    }
+
+    #[test]
+    fn the_sampler_stands_back_and_the_caller_does_not() {
+        let s = Sampler::start(std::process::id(), Instant::now(), Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(50));
+        let policies = policies_of("sampler");
+        let _ = s.stop();
+        assert!(
+            policies.contains(&libc::SCHED_IDLE),
+            "sampler threads' policies: {policies:?}"
+        );
+        // SAFETY: reads the calling thread's policy.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub use crate::config::claims::Verdict;
 use crate::config::claims::{Check, Claims, Combine, Failure, Mode, Rule};
 use crate::config::expand::{AaComparison, Expanded, SideRef, Sides};
 use crate::run::trial::{Status, TrialRecord};
+use bracket::Round;
 use serde::Serialize;
 
 // ------------------------------------------------------------ metric names
@@ -220,6 +221,12 @@ pub struct Value {
     pub metric: String,
     /// The per-round (per-trial) values the estimate is made of.
     pub per_round: Vec<f64>,
+    /// Where the value rests on corrected latencies the load generator's
+    /// own lateness may be in: the largest share of a round's figure
+    /// between it and the same percentile counted from the actual send.
+    /// The interval covers every round's whole bracket (`bracket.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bracket_share: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -441,6 +448,18 @@ impl Ctx<'_> {
         Ok((usable, left))
     }
 
+    /// A side's usable rounds with their brackets (`bracket.rs`).
+    fn bracketed(&self, side: &SideRef, metric: &str, rounds: &[(usize, f64)]) -> Vec<Round> {
+        let floor = bracket::floor_metric(metric);
+        rounds
+            .iter()
+            .map(|&(r, v)| {
+                let f = floor.as_ref().and_then(|m| self.ev.value(side, m, r));
+                bracket::with_floor(r, v, f)
+            })
+            .collect()
+    }
+
     fn side_value(&self, side: &SideRef, rounds: &[(usize, f64)]) -> SideValue {
         let (r, v): (Vec<usize>, Vec<f64>) = rounds.iter().copied().unzip();
         SideValue {
@@ -465,6 +484,7 @@ fn stat_value(s: Stat, kind: ValueKind, metric: &str) -> Value {
         family: s.family,
         metric: metric.to_string(),
         per_round: s.per_round,
+        bracket_share: None,
     }
 }
 
@@ -493,7 +513,44 @@ fn median_value(values: &[f64], level: f64, metric: &str, kind: ValueKind) -> Op
         family,
         metric: metric.to_string(),
         per_round: values.to_vec(),
+        bracket_share: None,
     })
+}
+
+/// The median of bracketed rounds, its interval covering the brackets: the
+/// order statistics of the lowest ends below, of the highest above.
+fn bracketed_median(rounds: &[Round], level: f64, metric: &str, kind: ValueKind) -> Option<Value> {
+    let of = |f: fn(&Round) -> f64| rounds.iter().map(f).collect::<Vec<f64>>();
+    let mut v = median_value(&of(|r| r.value), level, metric, kind)?;
+    if let Some(share) = bracket::largest_share(&[rounds]) {
+        let lo = median_value(&of(|r| r.lo), level, metric, kind)?;
+        let hi = median_value(&of(|r| r.hi), level, metric, kind)?;
+        bracket::cover(
+            &mut v,
+            &[(lo.lo, lo.hi, &lo.family), (hi.lo, hi.hi, &hi.family)],
+        );
+        v.bracket_share = Some(share);
+    }
+    Some(v)
+}
+
+/// Widens a paired comparison computed on the measured values to cover the
+/// extreme pairings of the two sides' brackets.
+fn widen_paired(v: &mut Value, a: &[Round], b: &[Round], mode: Mode, level: f64) {
+    let (_, Some((low, high))) = bracket::pairings(a, b) else {
+        return;
+    };
+    let of = |p: &[(f64, f64)]| match mode {
+        Mode::Ratio => signed_rank::paired_ratio(p, level),
+        Mode::Difference => signed_rank::paired_difference(p, level),
+    };
+    let ext: Vec<_> = [low, high].iter().filter_map(|p| of(p)).collect();
+    let others: Vec<_> = ext
+        .iter()
+        .map(|c| (c.lo, c.hi, c.family.as_slice()))
+        .collect();
+    bracket::cover(v, &others);
+    v.bracket_share = bracket::largest_share(&[a, b]);
 }
 
 /// The value of a comparison, with the sides it used and the trials left out.
@@ -541,10 +598,19 @@ fn compute(ctx: &Ctx, sides: &Sides) -> Result<Computed, Problem> {
                     .filter(|(r, _)| used.contains(r))
                     .collect()
             };
-            let sv = vec![ctx.side_value(a, &keep(&ra)), ctx.side_value(b, &keep(&rb))];
+            let (ka, kb) = (keep(&ra), keep(&rb));
+            let mut value = stat_value(stat, kind, &a.metric);
+            widen_paired(
+                &mut value,
+                &ctx.bracketed(a, &a.metric, &ka),
+                &ctx.bracketed(b, &b.metric, &kb),
+                *mode,
+                ctx.level,
+            );
+            let sv = vec![ctx.side_value(a, &ka), ctx.side_value(b, &kb)];
             let mut left = la;
             left.extend(lb);
-            Ok((stat_value(stat, kind, &a.metric), sv, left))
+            Ok((value, sv, left))
         }
         Sides::WithinTrial { side, of, mode } => {
             let (ra, la) = ctx.rounds(side, &side.metric)?;
@@ -556,24 +622,21 @@ fn compute(ctx: &Ctx, sides: &Sides) -> Result<Computed, Problem> {
                     need: ctx.min_rounds,
                 });
             }
-            let derived: Vec<f64> = match mode {
-                Mode::Ratio => {
-                    if pairs.iter().any(|(_, d)| *d <= 0.0) {
-                        return Err(Problem::NotPositive {
-                            scenario: side.scenario.clone(),
-                            variant: side.variant.clone(),
-                            metric: of.clone(),
-                        });
-                    }
-                    pairs.iter().map(|(x, d)| x / d).collect()
-                }
-                Mode::Difference => pairs.iter().map(|(x, d)| x - d).collect(),
-            };
+            let derived = bracket::derive(
+                &ctx.bracketed(side, &side.metric, &ra),
+                &ctx.bracketed(side, of, &rb),
+                *mode,
+            )
+            .ok_or_else(|| Problem::NotPositive {
+                scenario: side.scenario.clone(),
+                variant: side.variant.clone(),
+                metric: of.clone(),
+            })?;
             let kind = match mode {
                 Mode::Ratio => ValueKind::Ratio,
                 Mode::Difference => ValueKind::Difference,
             };
-            let v = median_value(&derived, ctx.level, &side.metric, kind).ok_or(
+            let v = bracketed_median(&derived, ctx.level, &side.metric, kind).ok_or(
                 Problem::TooFewPairs {
                     pairs: 0,
                     need: ctx.min_rounds,
@@ -593,9 +656,13 @@ fn compute(ctx: &Ctx, sides: &Sides) -> Result<Computed, Problem> {
         }
         Sides::Single { side } => {
             let (r, left) = ctx.rounds(side, &side.metric)?;
-            let vals: Vec<f64> = r.iter().map(|x| x.1).collect();
-            let v = median_value(&vals, ctx.level, &side.metric, ValueKind::Median)
-                .expect("rounds gives at least one value");
+            let v = bracketed_median(
+                &ctx.bracketed(side, &side.metric, &r),
+                ctx.level,
+                &side.metric,
+                ValueKind::Median,
+            )
+            .expect("rounds gives at least one value");
             Ok((v, vec![ctx.side_value(side, &r)], left))
         }
         Sides::Outcome { .. } => unreachable!("outcome conditions are not computed"),
@@ -929,17 +996,19 @@ fn aa_compute(ctx: &Ctx, a: &AaComparison) -> AaResult {
                     .to_string(),
                 ..side.clone()
             };
-            let derive = |s: &SideRef| -> Result<Vec<(usize, f64)>, Problem> {
+            let derive = |s: &SideRef| -> Result<Vec<Round>, Problem> {
                 let (x, _) = ctx.rounds(s, &s.metric)?;
                 let (d, _) = ctx.rounds(s, of)?;
-                Ok(x.iter()
-                    .filter_map(|(r, xv)| {
-                        d.iter().find(|(q, _)| q == r).map(|(_, dv)| match mode {
-                            Mode::Ratio => (*r, xv / dv),
-                            Mode::Difference => (*r, xv - dv),
-                        })
-                    })
-                    .collect())
+                bracket::derive(
+                    &ctx.bracketed(s, &s.metric, &x),
+                    &ctx.bracketed(s, of, &d),
+                    *mode,
+                )
+                .ok_or_else(|| Problem::NotPositive {
+                    scenario: s.scenario.clone(),
+                    variant: s.variant.clone(),
+                    metric: of.clone(),
+                })
             };
             let (copy, base) = match (derive(side), derive(&orig)) {
                 (Ok(c), Ok(b)) => (c, b),
@@ -952,7 +1021,7 @@ fn aa_compute(ctx: &Ctx, a: &AaComparison) -> AaResult {
                     };
                 }
             };
-            let pairs = signed_rank::pair_by_round(&copy, &base);
+            let (pairs, _) = bracket::pairings(&copy, &base);
             let stat = match mode {
                 Mode::Ratio => signed_rank::paired_ratio(&pairs, ctx.level),
                 Mode::Difference => signed_rank::paired_difference(&pairs, ctx.level),
@@ -964,7 +1033,8 @@ fn aa_compute(ctx: &Ctx, a: &AaComparison) -> AaResult {
                     } else {
                         ValueKind::Difference
                     };
-                    let v = stat_value(s, kind, &side.metric);
+                    let mut v = stat_value(s, kind, &side.metric);
+                    widen_paired(&mut v, &copy, &base, *mode, ctx.level);
                     let (lo_band, hi_band) = match kind {
                         ValueKind::Ratio => (1.0 / a.margin, a.margin),
                         _ => (-a.margin, a.margin),
@@ -1116,5 +1186,6 @@ pub fn evaluate_run(
     )
 }
 
+mod bracket;
 #[cfg(test)]
 mod tests;

@@ -555,6 +555,77 @@ fn a_per_trial_ratio_is_taken_before_the_median() {
 }
 
 #[test]
+fn a_corrected_latency_is_bracketed_by_its_uncorrected_one() {
+    // rust 40 µs against go 100 µs: 0.4×, below 0.5. But go's p99 counted
+    // from the actual send is 70 µs (its generator ran late): a server
+    // that could have shown 70 makes the ratio up to 0.57, across 0.5.
+    // Every round is kept; the interval covers the bracket.
+    const P99: &str = "main.latency_us.corrected.p99";
+    const FLOOR: &str = "main.latency_us.uncorrected.p99";
+    let (c, p) = one(&format!(
+        "kind = \"ratio\"\nmetric = \"{P99}\"\nnumerator = [\"rust\"]\ndenominator = [\"go\"]\nsupported = {{ below = 0.5 }}\nrefuted = {{ above = 0.8 }}"
+    ));
+    let ex = expand::expand(&p, &c).unwrap();
+    let run = |go_floor: f64| {
+        let mut syn = Syn::new(6);
+        for s in ["s", "t"] {
+            syn.set(&side(s, "go", P99), vec![100.0; 6]);
+            syn.set(&side(s, "go", FLOOR), vec![go_floor; 6]);
+            syn.set(&side(s, "rust", P99), vec![40.0; 6]);
+            syn.set(&side(s, "rust", FLOOR), vec![40.0; 6]);
+        }
+        let v = syn.eval(&c, &ex);
+        let cond = v.claims[0].checks[0].conditions[0].clone();
+        (v.claims[0].verdict, cond)
+    };
+    let (verdict, cond) = run(70.0);
+    let val = cond.value.unwrap();
+    assert_eq!(val.n, 6, "no round is left out");
+    assert!(cond.left_out.is_empty());
+    assert!((val.point - 0.4).abs() < 1e-9, "{val:?}");
+    assert!((val.lo - 0.4).abs() < 1e-9 && (val.hi - 40.0 / 70.0).abs() < 1e-9);
+    assert!((val.bracket_share.unwrap() - 0.3).abs() < 1e-9);
+    assert_eq!(verdict, Verdict::Inconclusive);
+    // A late generator that cannot move the ratio across 0.5 decides.
+    let (verdict, cond) = run(90.0);
+    assert!((cond.value.unwrap().hi - 40.0 / 90.0).abs() < 1e-9);
+    assert_eq!(verdict, Verdict::Supported);
+    // Nothing between the two: nothing widened.
+    let (_, cond) = run(100.0);
+    assert_eq!(cond.value.unwrap().bracket_share, None);
+}
+
+#[test]
+fn a_per_trial_ratio_spans_its_numerators_bracket() {
+    // light p99 / heavy p50 per trial: 0.6 measured, 0.3 counted from the
+    // actual sends; supported above 0.5 only if the bracket stays above.
+    const P99: &str = "main.latency_us.corrected.p99";
+    let (c, p) = one(&format!(
+        "kind = \"within_trial\"\nmetric = \"{P99}\"\nof = \"main.latency_us.uncorrected.p50\"\nvariants = [\"rust\"]\nsupported = {{ above = 0.5 }}\nrefuted = {{ below = 0.2 }}"
+    ));
+    let ex = expand::expand(&p, &c).unwrap();
+    let mut syn = Syn::new(6);
+    for s in ["s", "t"] {
+        syn.set(
+            &side(s, "rust", "main.latency_us.uncorrected.p50"),
+            vec![100.0; 6],
+        );
+        syn.set(&side(s, "rust", P99), vec![60.0; 6]);
+        syn.set(
+            &side(s, "rust", "main.latency_us.uncorrected.p99"),
+            vec![30.0; 6],
+        );
+    }
+    let v = syn.eval(&c, &ex);
+    let val = v.claims[0].checks[0].conditions[0].value.clone().unwrap();
+    assert!(
+        (val.point - 0.6).abs() < 1e-9 && (val.lo - 0.3).abs() < 1e-9,
+        "{val:?}"
+    );
+    assert_eq!(v.claims[0].verdict, Verdict::Inconclusive);
+}
+
+#[test]
 fn paired_rounds_cancel_drift_between_rounds() {
     // Both sides drift from 100 to 200 over the rounds; rust is 0.8× go in
     // every round. Unpaired, the spread would hide it; paired it is exact.

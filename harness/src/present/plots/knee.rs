@@ -243,12 +243,13 @@ pub fn render_all(run: &RunData, palette: &Palette, paths: &PlotPaths) -> Result
             for k in 1..=steps {
                 let step = format!("{}.step{k}", client.name);
                 // Per trial, from its own metrics: a dropped step leaves
-                // no point; a dropped (untrusted) percentile a hollow one.
+                // no point; an untrusted percentile a hollow one.
                 let kept = |t: &&&crate::run::trial::TrialRecord, m: &str| {
-                    !t.measurement.dropped.iter().any(|d| {
-                        d.prefix.trim_end_matches('.') == step
-                            || (m.starts_with(&d.prefix) && d.prefix.contains("latency_us"))
-                    })
+                    !t.measurement
+                        .dropped
+                        .iter()
+                        .any(|d| d.prefix.trim_end_matches('.') == step)
+                        && !t.measurement.untrusted.iter().any(|u| u == m)
                 };
                 let xs: Vec<f64> = trials
                     .iter()

@@ -15,11 +15,19 @@ pub fn claim_anchor(c: &ClaimResult) -> String {
     anchor(&format!("claim {}", c.id))
 }
 
-/// The verdict table for the terminal: id, verdict, headline.
-pub fn verdict_table_text(claims: &Claims, v: &Verdicts) -> String {
+/// The verdict table for the terminal: id, verdict, headline (or what a
+/// fact says instead, by claim id, as in the report).
+pub fn verdict_table_text(
+    claims: &Claims,
+    v: &Verdicts,
+    instead: &std::collections::BTreeMap<String, String>,
+) -> String {
     let mut out = String::from("\nclaim  verdict       headline\n");
     for c in &v.claims {
-        let mut l = words::headline(claims, c);
+        let mut l = instead
+            .get(&c.id)
+            .cloned()
+            .unwrap_or_else(|| words::headline(claims, c));
         if l.chars().count() > 120 {
             l = format!("{}…", l.chars().take(119).collect::<String>());
         }

@@ -47,6 +47,8 @@ use std::path::{Path, PathBuf};
 pub struct Outcome {
     pub claims: Claims,
     pub verdicts: Verdicts,
+    /// Headlines a fact gives instead of a number, by claim id.
+    pub instead: std::collections::BTreeMap<String, String>,
     pub figures: Vec<Figure>,
     pub files: Vec<PathBuf>,
     pub problems: Vec<String>,
@@ -55,7 +57,10 @@ pub struct Outcome {
 /// Writes the report of the run in `dir`; prints the verdict table and the path.
 pub fn run(root: &Path, dir: &Path) -> Result<()> {
     let out = write(root, dir)?;
-    print!("{}", claims::verdict_table_text(&out.claims, &out.verdicts));
+    print!(
+        "{}",
+        claims::verdict_table_text(&out.claims, &out.verdicts, &out.instead)
+    );
     for p in &out.problems {
         eprintln!("harness: report: {p}");
     }
@@ -92,12 +97,35 @@ pub fn write(root: &Path, dir: &Path) -> Result<Outcome> {
         crate::run::results::write_atomic(&path, ex.export(&doc, dir)?.as_bytes())?;
         files.push(path);
     }
+    let instead = results
+        .claims
+        .iter()
+        .filter_map(|c| Some((c.id.clone(), headline_instead(&run, &claims, c)?)))
+        .collect();
     Ok(Outcome {
         claims,
         verdicts: results,
+        instead,
         figures,
         files,
         problems,
+    })
+}
+
+/// A claim's headline where a fact says more than a number (C12's compile
+/// test): the same words in the report and on the terminal.
+fn headline_instead(run: &RunData, claims: &Claims, c: &ClaimResult) -> Option<String> {
+    let facts = &claims.claims[c.claim].facts;
+    if !facts.iter().any(|f| f == "compile-test") {
+        return None;
+    }
+    let compile = compile_tests(run);
+    (!compile.is_empty()).then(|| {
+        compile
+            .iter()
+            .map(CompileTest::summary)
+            .collect::<Vec<_>>()
+            .join(" · ")
     })
 }
 
@@ -156,17 +184,7 @@ pub fn build(
         text: "Verdicts".into(),
         id: "verdicts".into(),
     });
-    let compile = compile_tests(run);
-    let instead = |c: &ClaimResult| {
-        let facts = &claims.claims[c.claim].facts;
-        (facts.iter().any(|f| f == "compile-test") && !compile.is_empty()).then(|| {
-            compile
-                .iter()
-                .map(CompileTest::summary)
-                .collect::<Vec<_>>()
-                .join(" · ")
-        })
-    };
+    let instead = |c: &ClaimResult| headline_instead(run, claims, c);
     b.push(claims::verdict_table(claims, verdicts, figures, &instead));
     b.push(Block::Para(text(
         "supported / refuted: every condition the claim's counted checks cover came out the same way; mixed: supported in some conditions and refuted in others, each side beyond chance after Holm's adjustment over the claim's conditions (named in its section); inconclusive: an interval straddles a threshold, too few rounds were usable, or the run did not measure it. Scenarios a check names but this profile did not run are listed with its verdict.",
@@ -615,7 +633,7 @@ mod tests {
         );
         assert!(html.contains("Synthetic CPU"));
         // The terminal table lists every claim.
-        let t = claims::verdict_table_text(&out.claims, &out.verdicts);
+        let t = claims::verdict_table_text(&out.claims, &out.verdicts, &out.instead);
         for c in &out.verdicts.claims {
             assert!(t.contains(&c.id));
         }

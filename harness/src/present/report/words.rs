@@ -284,6 +284,12 @@ pub fn condition_reason(check: &Check, c: &ConditionResult) -> String {
         }
         _ => "no value".into(),
     };
+    if let Some(share) = c.value.as_ref().and_then(|v| v.bracket_share) {
+        out.push_str(&format!(
+            "; the interval also covers each round's latency counted from the actual send, which the load generator's own lateness is not in (up to {:.0} % below a round's figure)",
+            share * 100.0
+        ));
+    }
     if !c.left_out.is_empty() && !matches!(c.decision, Decision::NoData { .. }) {
         out.push_str(&format!(
             " ({} trial{} left out: {})",

@@ -101,6 +101,11 @@ pub struct Measurement {
     pub reasons: Vec<String>,
     /// Metric prefixes left out of an otherwise valid trial, with why.
     pub dropped: Vec<Dropped>,
+    /// Corrected latency percentiles the generator does not vouch for (its
+    /// send lag there is over max(10 %, 25 µs) of them): kept, drawn hollow;
+    /// the verdicts cover them by their bracket (`analyse/verdict/bracket.rs`).
+    #[serde(default)]
+    pub untrusted: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -175,6 +175,10 @@ struct RawCheck {
     min_rounds: Option<usize>,
     #[serde(default)]
     server_bound: bool,
+    #[serde(default)]
+    counts_overloaded: bool,
+    #[serde(default)]
+    timing_free: bool,
     rule: RawRule,
 }
 
@@ -328,6 +332,15 @@ pub struct Check {
     pub min_rounds: Option<usize>,
     /// The metric is a server maximum: a client-bound trial decides nothing.
     pub server_bound: bool,
+    /// A trial whose only server failure is overload still counts: the
+    /// overload is the effect the check measures (a starved probe), and
+    /// every request of such a trial was answered and is in its latency.
+    pub counts_overloaded: bool,
+    /// The metric is a count the server keeps (threads, memory), which a
+    /// late send does not change: a trial invalid only because its load
+    /// generator sent late still counts (its load was delivered: an
+    /// overload or shortfall still leaves it out).
+    pub timing_free: bool,
     pub rule: Rule,
 }
 
@@ -494,6 +507,17 @@ fn check_of(r: RawCheck) -> Result<Check, String> {
     if r.min_rounds == Some(0) {
         return Err("key 'min_rounds': at least 1".into());
     }
+    let rule = rule_of(r.rule)?;
+    if let Some(m) = rule
+        .metrics()
+        .into_iter()
+        .find(|m| r.timing_free && !TIMING_FREE.iter().any(|p| m.starts_with(p)))
+    {
+        return Err(format!(
+            "key 'timing_free': {m:?} is not a count the server keeps ({})",
+            TIMING_FREE.join(", ")
+        ));
+    }
     Ok(Check {
         name: r.name,
         statement: r.statement,
@@ -504,9 +528,15 @@ fn check_of(r: RawCheck) -> Result<Check, String> {
         exclude: r.exclude,
         min_rounds: r.min_rounds,
         server_bound: r.server_bound,
-        rule: rule_of(r.rule)?,
+        counts_overloaded: r.counts_overloaded,
+        timing_free: r.timing_free,
+        rule,
     })
 }
+
+/// Metrics a late send does not change: what the server keeps under the
+/// load it was sent.
+const TIMING_FREE: &[&str] = &["server.threads_", "server.rss_"];
 
 /// serde's message on one line, without the source excerpt it draws.
 fn one_line(s: &str) -> String {
@@ -712,6 +742,23 @@ scenarios = ["a"]
         assert!(e.contains("why"), "{e}");
         let e = err(&one_check("kind = \"threshold\"\nmetric = \"m\"\nsupported = { below = 1.0 }\nrefuted = { above = 2.0 }").replace("check = \"k\"", "check = \"nope\""));
         assert!(e.contains("headline"), "{e}");
+    }
+
+    #[test]
+    fn only_a_count_the_server_keeps_may_be_timing_free() {
+        let rule = |m: &str| {
+            one_check(&format!(
+                "kind = \"threshold\"\nmetric = \"{m}\"\nsupported = {{ below = 1.0 }}\nrefuted = {{ above = 2.0 }}"
+            ))
+            .replace("scenarios = [\"a\"]", "scenarios = [\"a\"]\ntiming_free = true")
+        };
+        let c = parse(Path::new("c.toml"), &rule("server.threads_in_window_max")).unwrap();
+        assert!(c.claims[0].checks[0].timing_free);
+        let e = err(&rule("main.latency_us.corrected.p99"));
+        assert!(
+            e.contains("timing_free") && e.contains("main.latency_us"),
+            "{e}"
+        );
     }
 
     #[test]

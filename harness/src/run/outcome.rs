@@ -108,6 +108,14 @@ pub fn judge(
         reasons: Vec::new(),
         dropped: Vec::new(),
         untrusted: Vec::new(),
+        late_only: false,
+    };
+    // Every invalid client invalid only for lateness.
+    let mut late_only = true;
+    let late = |d: &Value| {
+        d.get("invalid_late_only")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     };
     let mut o = ServerOutcome::default();
     // Documents written before the generator told the two apart: any
@@ -122,6 +130,7 @@ pub fn judge(
         if steps.is_empty() {
             if !valid(doc) {
                 m.valid = false;
+                late_only &= late(doc);
                 m.reasons.extend(
                     reasons(doc, "invalid_reasons")
                         .into_iter()
@@ -155,6 +164,7 @@ pub fn judge(
             }
             if bad == steps.len() {
                 m.valid = false;
+                late_only &= steps.iter().all(late);
                 m.reasons.push(format!(
                     "load generator {name}: every rate step invalid ({})",
                     reasons(doc, "invalid_reasons").join("; ")
@@ -175,8 +185,10 @@ pub fn judge(
             // The old document cannot tell a server's errors from the
             // generator's faults: both stay a measurement fault.
             m.valid = false;
+            late_only = false;
         }
     }
+    m.late_only = !m.valid && late_only;
     if server_alive == Some(false) {
         o.crashed = true;
         o.reasons
@@ -194,6 +206,28 @@ mod tests {
     fn ok_result() -> Value {
         json!({"valid": true, "invalid_reasons": [], "errors": {"total": 0, "timeout": 0},
                "server_outcome": {"ok": true, "reasons": []}, "overloaded": false})
+    }
+
+    #[test]
+    fn late_only_when_every_invalid_client_was_only_late() {
+        let mut late = ok_result();
+        late["valid"] = json!(false);
+        late["invalid_reasons"] = json!(["send lag p99 3660 µs exceeds 1000 µs"]);
+        late["invalid_late_only"] = json!(true);
+        let ok = ok_result();
+        let (m, _) = judge(&[("main", &late), ("probe", &ok)], Some(true));
+        assert!(!m.valid && m.late_only);
+        let mut other = ok_result();
+        other["valid"] = json!(false);
+        other["invalid_reasons"] = json!(["3 body checks skipped"]);
+        let (m, _) = judge(&[("main", &late), ("probe", &other)], Some(true));
+        assert!(!m.valid && !m.late_only);
+        // A document without the key (older generator): not late-only.
+        late.as_object_mut().unwrap().remove("invalid_late_only");
+        let (m, _) = judge(&[("main", &late)], Some(true));
+        assert!(!m.late_only);
+        let (m, _) = judge(&[("main", &ok)], Some(true));
+        assert!(m.valid && !m.late_only);
     }
 
     #[test]

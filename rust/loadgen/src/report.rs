@@ -132,6 +132,10 @@ pub struct RunResult {
     pub valid: bool,
     /// Measurement faults only.
     pub invalid_reasons: Vec<String>,
+    /// Invalid only because requests went out late (the send-lag rule, here
+    /// or in a class): what the server counts (threads, memory) under the
+    /// load it was sent is still a measurement; its timings are not.
+    pub invalid_late_only: bool,
     pub server_outcome: ServerOutcome,
     /// Open loop: in-window completions under 99 % of the schedule, or the
     /// backlog grew through the window.
@@ -342,6 +346,8 @@ struct Level<'a> {
     open_loop: bool,
     idle: bool,
     offered_rps: Option<f64>,
+    /// The whole step's rate, all classes (`validity::max_send_lag_p99_us`).
+    schedule_rps: Option<f64>,
     duration_s: f64,
     /// The window's end, ns on the run's clock (the drain counts from it).
     window_end_ns: u64,
@@ -351,6 +357,8 @@ struct Level<'a> {
     with_intervals: bool,
     /// Measurement faults and server problems found beside the recorder.
     measurement_notes: Vec<String>,
+    /// Of `measurement_notes`, how many are a class's send-lag faults only.
+    late_notes: usize,
     server_notes: Vec<String>,
     conns_open_at_end: Option<u64>,
     /// One class of a mix: see `validity::MIN_CLASS_REQUESTS_FOR_LAG_RULE`.
@@ -385,6 +393,7 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         open_loop: l.open_loop,
         idle: l.idle,
         offered_rps: l.offered_rps,
+        schedule_rps: l.schedule_rps,
         send_lag_p99_us: send_lag.p99,
         requests: rec.requests,
         completed_in_window: rec.completed_in_window,
@@ -395,6 +404,10 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         body_checks_skipped: rec.body_checks_skipped,
         class_level: l.class_level,
     });
+    let others =
+        j.invalid_reasons.len() - usize::from(j.late) + l.measurement_notes.len() - l.late_notes;
+    let invalid_late_only = !j.invalid_reasons.is_empty() || !l.measurement_notes.is_empty();
+    let invalid_late_only = invalid_late_only && others == 0;
     j.invalid_reasons.extend(l.measurement_notes);
     j.server_reasons.extend(l.server_notes);
     let per_req = |cpu: Option<u64>| {
@@ -403,7 +416,8 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
     };
     let (client_bound, client_bound_reason) = match l.thread_cpu_shares {
         Some(shares) => {
-            let (b, why) = validity::client_bound(l.open_loop, send_lag.p99, shares);
+            let (b, why) =
+                validity::client_bound(l.open_loop, l.schedule_rps, send_lag.p99, shares);
             (Some(b), why)
         }
         None => (None, None),
@@ -430,6 +444,7 @@ fn result_of(rec: &Recorder, l: Level) -> RunResult {
         first_mismatches: rec.first_mismatches.clone(),
         valid: j.invalid_reasons.is_empty(),
         invalid_reasons: j.invalid_reasons,
+        invalid_late_only,
         server_outcome: ServerOutcome {
             ok: j.server_reasons.is_empty(),
             reasons: j.server_reasons,
@@ -512,6 +527,7 @@ fn drain_report(d: &DrainCounts, window_end_ns: u64) -> Drain {
 /// part was; the drains added up.
 fn fold(r: &mut RunResult, parts: &[(String, &RunResult)]) {
     r.valid = parts.iter().all(|(_, p)| p.valid);
+    r.invalid_late_only = !r.valid && parts.iter().all(|(_, p)| p.valid || p.invalid_late_only);
     r.invalid_reasons = parts
         .iter()
         .flat_map(|(l, p)| p.invalid_reasons.iter().map(move |x| format!("{l}: {x}")))
@@ -570,6 +586,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
     let mut classes = BTreeMap::new();
     let mut class_faults = Vec::new();
     let mut class_overload = Vec::new();
+    let mut class_late = 0;
     let several = cfg.classes.len() > 1;
     for (i, rec) in s.classes.iter().enumerate() {
         let spec = &cfg.classes[i];
@@ -579,6 +596,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
                 open_loop: cfg.open_loop,
                 idle: cfg.idle,
                 offered_rps: s.rate.map(|r| cfg.class_rate(i, r)),
+                schedule_rps: s.rate,
                 duration_s: s.duration_s,
                 window_end_ns: window_end_ns(s),
                 client_cpu_us: None,
@@ -586,12 +604,16 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
                 thread_cpu_shares: None,
                 with_intervals: true,
                 measurement_notes: Vec::new(),
+                late_notes: 0,
                 server_notes: Vec::new(),
                 conns_open_at_end: None,
                 class_level: several,
             },
         );
         if several {
+            if r.invalid_late_only {
+                class_late += r.invalid_reasons.len();
+            }
             class_faults.extend(
                 r.invalid_reasons
                     .iter()
@@ -626,6 +648,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
             open_loop: cfg.open_loop,
             idle: cfg.idle,
             offered_rps: s.rate,
+            schedule_rps: s.rate,
             duration_s: s.duration_s,
             window_end_ns: window_end_ns(s),
             client_cpu_us: Some(s.client_cpu_us),
@@ -633,6 +656,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
             thread_cpu_shares: Some(&s.thread_cpu_shares),
             with_intervals: true,
             measurement_notes,
+            late_notes: class_late,
             server_notes: s.notes.clone(),
             conns_open_at_end: s.conns_open_at_end,
             class_level: false,
@@ -689,10 +713,12 @@ pub fn build(data: &RunData) -> Report {
         });
         let label =
             |s: &StepData| format!("step {} ({} req/s)", s.index + 1, s.rate.unwrap_or(0.0));
+        // The merged levels' verdicts are the steps' (`fold`).
         let merged_level = |offered_rps: Option<f64>, class_level: bool| Level {
             open_loop: cfg.open_loop,
             idle: cfg.idle,
             offered_rps,
+            schedule_rps: offered,
             duration_s: total_s,
             window_end_ns: 0,
             client_cpu_us: None,
@@ -700,6 +726,7 @@ pub fn build(data: &RunData) -> Report {
             thread_cpu_shares: None,
             with_intervals: false,
             measurement_notes: Vec::new(),
+            late_notes: 0,
             server_notes: Vec::new(),
             conns_open_at_end: None,
             class_level,

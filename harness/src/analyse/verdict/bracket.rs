@@ -7,8 +7,9 @@
 //! order every request's latency does (a later send never makes a response
 //! come sooner, nor the wait after the send longer), so every percentile
 //! does. Not covered: late requests that went out together and queued
-//! behind each other; a send lag p99 over 1 ms (the schedule not kept)
-//! already makes the run invalid.
+//! behind each other; a send lag p99 over 1 ms, or over one inter-send
+//! gap of a slower schedule (a burst held back), already makes the run
+//! invalid.
 //!
 //! Rules decide on intervals that cover the whole bracket: each extreme
 //! pairing of the sides (one at its lowest against the other at its

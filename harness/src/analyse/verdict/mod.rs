@@ -76,6 +76,8 @@ pub struct TrialFacts {
     /// Metric prefixes left out of this trial (a rate step the generator
     /// could not keep, a percentile its own lag could have made), with why.
     pub dropped: Vec<(String, String)>,
+    /// Invalid only because a load generator sent late.
+    pub late_only: bool,
     pub problems: Vec<String>,
 }
 
@@ -99,8 +101,15 @@ impl TrialFacts {
                 .iter()
                 .map(|d| (d.prefix.clone(), d.reason.clone()))
                 .collect(),
+            late_only: t.measurement.late_only,
             problems: t.problems.clone(),
         }
+    }
+
+    /// The server's only failure was overload: alive, no errors, nothing
+    /// timed out, so every request was answered and its latency recorded.
+    fn only_overloaded(&self) -> bool {
+        self.overloaded && !self.crashed && self.errors == 0 && self.timeouts == 0
     }
 
     fn dropped_for(&self, metric: &str) -> Option<&str> {
@@ -388,6 +397,10 @@ struct Ctx<'a> {
     level: f64,
     min_rounds: usize,
     server_bound: bool,
+    /// `Check::counts_overloaded`.
+    counts_overloaded: bool,
+    /// `Check::timing_free`.
+    timing_free: bool,
 }
 
 /// Usable (round, value) pairs of a side, and the trials left out.
@@ -414,12 +427,22 @@ impl Ctx<'_> {
         for t in trials {
             let why = match t.status {
                 Status::Failed => Some(LeftOutWhy::Failed { problem: first(t) }),
-                Status::Invalid => Some(LeftOutWhy::Invalid { problem: first(t) }),
-                Status::Ok if self.server_bound && t.client_bound => Some(LeftOutWhy::ClientBound),
-                Status::Ok if !t.server_ok => Some(LeftOutWhy::ServerOutcome { problem: first(t) }),
-                Status::Ok => t.dropped_for(metric).map(|r| LeftOutWhy::Dropped {
-                    reason: r.to_string(),
-                }),
+                Status::Invalid if !(self.timing_free && t.late_only) => {
+                    Some(LeftOutWhy::Invalid { problem: first(t) })
+                }
+                Status::Invalid | Status::Ok if self.server_bound && t.client_bound => {
+                    Some(LeftOutWhy::ClientBound)
+                }
+                Status::Invalid | Status::Ok
+                    if !t.server_ok && !(self.counts_overloaded && t.only_overloaded()) =>
+                {
+                    Some(LeftOutWhy::ServerOutcome { problem: first(t) })
+                }
+                Status::Invalid | Status::Ok => {
+                    t.dropped_for(metric).map(|r| LeftOutWhy::Dropped {
+                        reason: r.to_string(),
+                    })
+                }
             };
             let why = why.or_else(|| match self.ev.value(side, metric, t.round) {
                 Some(v) => {
@@ -862,6 +885,8 @@ fn check_result(ctx: &Ctx, claims: &Claims, ex: &Expanded, ci: usize, ki: usize)
         level: ctx.level,
         min_rounds: check.min_rounds.unwrap_or(ctx.min_rounds).max(1),
         server_bound: check.server_bound,
+        counts_overloaded: check.counts_overloaded,
+        timing_free: check.timing_free,
     };
     let conditions: Vec<ConditionResult> = if measured {
         plan.comparisons
@@ -1068,6 +1093,8 @@ pub fn evaluate(claims: &Claims, ex: &Expanded, ev: &Evidence) -> Verdicts {
         level: claims.level,
         min_rounds: claims.min_rounds,
         server_bound: false,
+        counts_overloaded: false,
+        timing_free: false,
     };
     let mut out = Vec::new();
     for (ci, claim) in claims.claims.iter().enumerate() {

@@ -58,6 +58,7 @@ impl Syn {
                 timeouts: 0,
                 overloaded: false,
                 dropped: vec![],
+                late_only: false,
                 problems: vec![],
             })
     }
@@ -839,6 +840,98 @@ fn client_bound_trials_decide_nothing_for_a_server_bound_check() {
             problem: Problem::TooFewRounds { left_out, .. },
         } => assert!(matches!(left_out[0].why, LeftOutWhy::ClientBound)),
         d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn an_overload_counts_where_the_check_measures_it_and_nothing_worse_does() {
+    let (c, p) = one(&format!(
+        "kind = \"ratio\"\nmetric = \"{CPU}\"\nnumerator = [\"rust\"]\ndenominator = [\"go\"]\nsupported = {{ below = 0.5 }}\nrefuted = {{ above = 0.8 }}"
+    ));
+    let ex = expand::expand(&p, &c).unwrap();
+    let mut syn = Syn::new(6);
+    for s in ["s", "t"] {
+        syn.set(
+            &side(s, "go", CPU),
+            base(6).iter().map(|x| x * 5.0).collect(),
+        );
+        syn.set(&side(s, "rust", CPU), base(6));
+    }
+    // The starved side is overloaded in two rounds of "s"; in "t" one of
+    // those two rounds also timed out.
+    for (s, r) in [("s", 0), ("s", 1), ("t", 0), ("t", 1)] {
+        let f = syn.fact(s, "go", r);
+        f.server_ok = false;
+        f.overloaded = true;
+        f.problems = vec!["overloaded: 219 of 240".into()];
+    }
+    syn.fact("t", "go", 1).timeouts = 3;
+    let usable = |v: &Verdicts, i: usize| usable_rounds(&v.claims[0].checks[0].conditions[i]);
+    // By default a server failure leaves the round out: 4 of 6 left.
+    let v = syn.eval(&c, &ex);
+    assert_eq!(usable(&v, 0), 4);
+    // Counted where the overload is the effect: all 6 in "s"; in "t" the
+    // round that also timed out is still left out.
+    let mut c = c;
+    c.claims[0].checks[0].counts_overloaded = true;
+    let v = syn.eval(&c, &ex);
+    let cond = &v.claims[0].checks[0].conditions[0];
+    assert!(
+        matches!(cond.decision, Decision::Supported { .. }),
+        "{cond:?}"
+    );
+    assert!(cond.left_out.is_empty());
+    let cond = &v.claims[0].checks[0].conditions[1];
+    assert_eq!(cond.left_out.len(), 1);
+    assert!(matches!(
+        cond.left_out[0].why,
+        LeftOutWhy::ServerOutcome { .. }
+    ));
+}
+
+#[test]
+fn a_late_generator_voids_timings_but_not_a_count_the_server_kept() {
+    let (c, p) = one(
+        "kind = \"threshold\"\nmetric = \"server.threads_in_window_max\"\nsupported = { below = 20.0 }\nrefuted = { above = 500.0 }",
+    );
+    let ex = expand::expand(&p, &c).unwrap();
+    let mut syn = Syn::new(6);
+    for s in ["s", "t"] {
+        for v in ["go", "rust"] {
+            syn.set(&side(s, v, "server.threads_in_window_max"), vec![6.0; 6]);
+        }
+    }
+    // Rounds 0 and 1 of go in "s": invalid, one only for lateness.
+    for r in [0, 1] {
+        let f = syn.fact("s", "go", r);
+        f.status = Status::Invalid;
+        f.problems = vec!["send lag p99 3660 µs exceeds 1000 µs".into()];
+    }
+    syn.fact("s", "go", 0).late_only = true;
+    let usable = |v: &Verdicts| -> Vec<usize> {
+        v.claims[0].checks[0]
+            .conditions
+            .iter()
+            .map(usable_rounds)
+            .collect()
+    };
+    // Conditions in order: s/go, s/rust, t/go, t/rust.
+    assert_eq!(usable(&syn.eval(&c, &ex)), vec![4, 6, 6, 6]);
+    let mut c = c;
+    c.claims[0].checks[0].timing_free = true;
+    // The late-only round counts again; the other invalid one does not.
+    let v = syn.eval(&c, &ex);
+    assert_eq!(usable(&v), vec![5, 6, 6, 6]);
+    assert_eq!(v.claims[0].verdict, Verdict::Supported);
+}
+
+/// Rounds a condition used (6 in these tests, less those left out).
+fn usable_rounds(c: &ConditionResult) -> usize {
+    match &c.decision {
+        Decision::NoData {
+            problem: Problem::TooFewRounds { usable, .. },
+        } => *usable,
+        _ => 6 - c.left_out.len(),
     }
 }
 

@@ -598,7 +598,7 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         rows,
         refs: vec![RefLine {
             at_us: SEND_LAG_LIMIT_US,
-            label: " validity limit (send lag p99 > 1 ms = invalid run)".into(),
+            label: " validity limit (send lag p99 > 1 ms, or > one inter-send gap under 1,000 req/s = invalid run)".into(),
         }],
         group_labels: Some(groups),
     };
@@ -607,7 +607,7 @@ pub fn render_send_lag(run: &RunData, palette: &Palette, paths: &PlotPaths) -> R
         name,
         title,
         caption: format!(
-            "Per scenario and load-generator client, each server variant's send lag p99 (how long after its intended time a request was written), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials whose measurement was invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose send lag p99 exceeds 1 ms is invalid; a percentile at which the send lag exceeds a tenth of the latency (or 25 µs) is not vouched for and left out of the checks. How late the generator read each response (receive lag) is recorded in every document but is not in any latency: a response is complete at the kernel's receive timestamp. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
+            "Per scenario and load-generator client, each server variant's send lag p99 (how long after its intended time a request was written), median over valid repeats with its interval and each valid repeat (rings); red crosses: trials whose measurement was invalid (left out of every statistic); hollow diamond: the median of the valid repeats' maxima. A run whose send lag p99 exceeds 1 ms (or one inter-send gap of its schedule, where that is longer: 2.5 ms at 400 req/s) is invalid: the generator held back more than the one request a shorter lag delays, so the server saw a burst the schedule did not ask for. A percentile at which the send lag exceeds a tenth of the latency (or 25 µs) is not vouched for: the checks use it as a bracket between the latency counted from the actual send and from the intended one. How late the generator read each response (receive lag) is recorded in every document but is not in any latency: a response is complete at the kernel's receive timestamp. Closed-loop clients send when a response frees a slot, so their lag is only the generator's own delay.{}",
             cov.sentence("Line")
         ),
         scenario: None,

@@ -486,11 +486,16 @@ pub fn headline(claims: &Claims, c: &ClaimResult) -> String {
 
 /// The rule in words, from the data.
 pub fn rule_text(check: &Check, level: f64, min_rounds: usize) -> String {
-    let bound = if check.server_bound {
-        " A trial whose load generator was client-bound is left out: its throughput is the client's, not the server's."
-    } else {
-        ""
-    };
+    let mut bound = String::new();
+    if check.server_bound {
+        bound += " A trial whose load generator was client-bound is left out: its throughput is the client's, not the server's.";
+    }
+    if check.timing_free {
+        bound += " A trial whose load generator only sent late (its send lag over the limit, nothing else wrong, the load delivered) still counts: the server's count under that load does not depend on when each request left.";
+    }
+    if check.counts_overloaded {
+        bound += " A trial whose server was overloaded (and did nothing worse: no crash, error or timeout) still counts: the overload is the effect measured, and every request it was sent was answered and is in its latency.";
+    }
     let u = rule_unit(&check.rule);
     let regions = || {
         let d = check.rule.decide().expect("metric rule");

@@ -106,6 +106,10 @@ pub struct Measurement {
     /// the verdicts cover them by their bracket (`analyse/verdict/bracket.rs`).
     #[serde(default)]
     pub untrusted: Vec<String>,
+    /// Invalid only because a load generator sent late: the counts the
+    /// server kept (threads, memory) still stand (`Check::timing_free`).
+    #[serde(default)]
+    pub late_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

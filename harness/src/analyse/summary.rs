@@ -131,11 +131,17 @@ pub fn unit_summary(u: &Unit, trials: &[&TrialRecord]) -> ScenarioSummary {
         for pr in &t.problems {
             problems.push(format!("{}: {pr}", t.trial_id));
         }
-        if t.status != Status::Ok {
+        // A trial invalid only because its generator sent late keeps the
+        // counts the server kept (threads, RSS): `timing_free` checks use them.
+        let late_only = t.status == Status::Invalid && t.measurement.late_only;
+        if t.status != Status::Ok && !late_only {
             continue;
         }
         let round = t.repeat.saturating_sub(1);
         for (m, v) in &t.metrics {
+            if late_only && !crate::config::claims::is_timing_free(m) {
+                continue;
+            }
             if t.measurement.dropped.iter().any(|d| {
                 let p = d.prefix.trim_end_matches('.');
                 m == p || m.strip_prefix(p).is_some_and(|r| r.starts_with('.'))
@@ -256,6 +262,47 @@ pub fn load_trials(run: &crate::run::results::RunDir) -> anyhow::Result<Vec<Tria
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_only_trial_keeps_its_server_counts_and_nothing_else() {
+        let doc = serde_json::json!({});
+        let mut ts: Vec<TrialRecord> = (1..=3)
+            .map(|r| {
+                let mut t = crate::analyse::runtime::tests::trial("go", (0.0, 1.0), doc.clone());
+                t.scenario = "s".into();
+                t.repeat = r;
+                t.metrics = [
+                    ("server.threads_in_window_max".to_string(), 6.0 + r as f64),
+                    (
+                        "main.latency_us.corrected.p99".to_string(),
+                        100.0 * r as f64,
+                    ),
+                ]
+                .into_iter()
+                .collect();
+                t
+            })
+            .collect();
+        ts[0].status = Status::Invalid;
+        ts[0].measurement.late_only = true;
+        ts[1].status = Status::Invalid;
+        let u = Unit {
+            id: "s".into(),
+            title: "t".into(),
+            claims: vec![],
+            workload: "echo".into(),
+            variants: vec!["go".into()],
+            capacity_metric: None,
+        };
+        let refs: Vec<&TrialRecord> = ts.iter().collect();
+        let s = unit_summary(&u, &refs);
+        let rounds = |m: &str| -> Vec<usize> { s.metrics[m]["go"].rounds.clone() };
+        // Late only (round 0): its thread count stays, its latency does not;
+        // invalid for another reason (round 1): nothing stays.
+        assert_eq!(rounds("server.threads_in_window_max"), vec![0, 2]);
+        assert_eq!(rounds("main.latency_us.corrected.p99"), vec![2]);
+        assert_eq!(s.counts["go"].invalid, 2);
+    }
 
     #[test]
     fn headline_metrics() {

@@ -424,6 +424,10 @@ impl Ctx<'_> {
         let mut usable = Vec::new();
         let mut left = Vec::new();
         let first = |t: &TrialFacts| t.problems.first().cloned().unwrap_or_default();
+        // A server failure leaves the trial out, unless the check counts an
+        // overload and that was all.
+        let server_usable =
+            |t: &TrialFacts| t.server_ok || (self.counts_overloaded && t.only_overloaded());
         for t in trials {
             let why = match t.status {
                 Status::Failed => Some(LeftOutWhy::Failed { problem: first(t) }),
@@ -433,9 +437,7 @@ impl Ctx<'_> {
                 Status::Invalid | Status::Ok if self.server_bound && t.client_bound => {
                     Some(LeftOutWhy::ClientBound)
                 }
-                Status::Invalid | Status::Ok
-                    if !t.server_ok && !(self.counts_overloaded && t.only_overloaded()) =>
-                {
+                Status::Invalid | Status::Ok if !server_usable(t) => {
                     Some(LeftOutWhy::ServerOutcome { problem: first(t) })
                 }
                 Status::Invalid | Status::Ok => {

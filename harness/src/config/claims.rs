@@ -508,6 +508,9 @@ fn check_of(r: RawCheck) -> Result<Check, String> {
         return Err("key 'min_rounds': at least 1".into());
     }
     let rule = rule_of(r.rule)?;
+    if r.timing_free && rule.metrics().is_empty() {
+        return Err("key 'timing_free': an outcome rule reads no metric".into());
+    }
     if let Some(m) = rule
         .metrics()
         .into_iter()
@@ -541,7 +544,8 @@ const TIMING_FREE: &[&str] = &["server.threads_", "server.rss_"];
 /// Whether `metric` is one of `TIMING_FREE` (a trial invalid only because
 /// its generator sent late still has it).
 pub fn is_timing_free(metric: &str) -> bool {
-    TIMING_FREE.iter().any(|p| metric.starts_with(p))
+    // Counts only: `server.threads_settle_s` is a time.
+    TIMING_FREE.iter().any(|p| metric.starts_with(p)) && !metric.ends_with("_s")
 }
 
 /// serde's message on one line, without the source excerpt it draws.
@@ -765,6 +769,7 @@ scenarios = ["a"]
             e.contains("timing_free") && e.contains("main.latency_us"),
             "{e}"
         );
+        assert!(err(&rule("server.threads_settle_s")).contains("timing_free"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::engine::{RunData, StepData};
 use crate::mix::io_name;
 use crate::opts::Config;
 use crate::record::{DrainCounts, ErrorCounts, Hist, Recorder, new_hist};
+use crate::schedule::Arrival;
 use crate::validity;
 use anyhow::Context;
 use base64::Engine as _;
@@ -596,7 +597,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
                 open_loop: cfg.open_loop,
                 idle: cfg.idle,
                 offered_rps: s.rate.map(|r| cfg.class_rate(i, r)),
-                schedule_rps: s.rate,
+                schedule_rps: s.rate.filter(|_| cfg.arrival == Arrival::Uniform),
                 duration_s: s.duration_s,
                 window_end_ns: window_end_ns(s),
                 client_cpu_us: None,
@@ -648,7 +649,7 @@ fn step_results(cfg: &Config, s: &StepData) -> (RunResult, BTreeMap<String, Clas
             open_loop: cfg.open_loop,
             idle: cfg.idle,
             offered_rps: s.rate,
-            schedule_rps: s.rate,
+            schedule_rps: s.rate.filter(|_| cfg.arrival == Arrival::Uniform),
             duration_s: s.duration_s,
             window_end_ns: window_end_ns(s),
             client_cpu_us: Some(s.client_cpu_us),
@@ -718,7 +719,7 @@ pub fn build(data: &RunData) -> Report {
             open_loop: cfg.open_loop,
             idle: cfg.idle,
             offered_rps,
-            schedule_rps: offered,
+            schedule_rps: offered.filter(|_| cfg.arrival == Arrival::Uniform),
             duration_s: total_s,
             window_end_ns: 0,
             client_cpu_us: None,

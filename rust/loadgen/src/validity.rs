@@ -107,7 +107,9 @@ pub struct Judgement {
 /// each jittered by less than a gap, never a pile of them sent at once. At
 /// 400 req/s that allows a 2.5 ms wake-up of the shared VM (its p99.9 here)
 /// and still voids a stall that sends a burst. What the lag adds to a
-/// latency is judged per percentile (`latency_trusted`).
+/// latency is judged per percentile (`latency_trusted`). Evenly spaced
+/// arrivals only: Poisson gaps are often far shorter than the mean, so the
+/// caller passes no rate there and the limit stays 1 ms.
 pub fn max_send_lag_p99_us(schedule_rps: Option<f64>) -> f64 {
     let gap_us = schedule_rps.filter(|r| *r > 0.0).map_or(0.0, |r| 1e6 / r);
     SEND_LAG_LIMIT_FLOOR_US.max(gap_us)

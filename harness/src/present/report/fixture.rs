@@ -198,6 +198,7 @@ fn level(
         "errors": {"total": 0, "connect": 0, "reset": 0, "closed": 0, "timeout": 0, "mismatch": 0},
         "valid": true,
         "invalid_reasons": [],
+        "invalid_late_only": false,
         "latency_us": {"corrected": percentiles(&h), "uncorrected": percentiles(&h)},
         "send_lag_us": percentiles(&lag),
         "intervals": intervals,

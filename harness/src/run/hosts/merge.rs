@@ -137,6 +137,16 @@ fn level(parts: &[(&str, &Value)], top: bool) -> Result<Map<String, Value>, Stri
                     && vals.iter().all(|(_, v)| v.as_str() == Some("kernel"));
                 json!(if all_kernel { "kernel" } else { "unavailable" })
             }
+            // Invalid only for lateness when some host was invalid and every
+            // invalid host only for lateness.
+            "invalid_late_only" => {
+                let flag = |d: &Value, k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
+                let valid = parts.iter().all(|(_, d)| flag(d, "valid"));
+                let late = parts
+                    .iter()
+                    .all(|(_, d)| flag(d, "valid") || flag(d, "invalid_late_only"));
+                json!(!valid && late)
+            }
             k if SUM.contains(&k) => sum(&vals),
             k if ALL.contains(&k) => all_true(&vals),
             k if ANY.contains(&k) => any_true(&vals),
@@ -525,6 +535,7 @@ mod tests {
                 "in_flight_cap_hits": 0, "body_checks": n, "body_checks_skipped": 0,
                 "errors": {"total": 1, "connect": 0, "reset": 1, "closed": 0, "timeout": 0, "mismatch": 0},
                 "first_mismatches": [], "valid": valid, "invalid_reasons": reasons,
+                "invalid_late_only": !valid,
                 "latency_us": {"corrected": pct, "uncorrected": pct}, "send_lag_us": pct,
                 "client_cpu_us": 1000.0, "client_cpu_us_per_request": 1000.0 / n as f64,
                 "server_cpu_us": null, "server_cpu_us_per_request": null,
@@ -647,6 +658,8 @@ mod tests {
         );
         let m = merge(&[("gen1", &ok), ("gen2", &bad)]).unwrap();
         assert_eq!(m["valid"], false);
+        // Valid beside late only: the whole is late only.
+        assert_eq!(m["invalid_late_only"], true);
         assert_eq!(
             m["invalid_reasons"],
             json!(["host gen2: send lag p99 2.1 ms over 1 ms"])

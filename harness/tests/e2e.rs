@@ -34,6 +34,20 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// Runs `text` as profile `name` in a fresh scratch folder and asserts the
+/// harness exited 0; returns the scratch folder, the run's directory and
+/// the harness's output.
+fn run_ok(name: &str, text: &str) -> (PathBuf, PathBuf, std::process::Output) {
+    let dir = scratch(name);
+    let profile = dir.join(format!("{name}.toml"));
+    std::fs::write(&profile, text).unwrap();
+    let out = dir.join("run");
+    let res = harness(&dir, &profile, &out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(0), "harness failed: {stderr}");
+    (dir, out, res)
+}
+
 fn harness(dir: &Path, profile: &Path, out: &Path) -> Command {
     harness_at(&root(), dir, profile, out)
 }
@@ -118,13 +132,7 @@ mix = "light:weight=3,size=64;heavy:weight=1,size=64,cpu_ms=1"
 
 #[test]
 fn smoke_run_writes_a_complete_results_directory() {
-    let dir = scratch("smoke");
-    let profile = dir.join("smoke.toml");
-    std::fs::write(&profile, SMOKE).unwrap();
-    let out = dir.join("run");
-    let res = harness(&dir, &profile, &out).output().unwrap();
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(0), "harness failed: {stderr}");
+    let (dir, out, res) = run_ok("smoke", SMOKE);
     assert_eq!(
         String::from_utf8_lossy(&res.stdout).trim(),
         out.display().to_string()
@@ -718,13 +726,8 @@ size_bytes = 64
 
 #[test]
 fn census_counts_one_read_and_one_write_per_echo_request() {
-    let dir = scratch("census");
-    let profile = dir.join("census.toml");
-    std::fs::write(&profile, CENSUS).unwrap();
-    let out = dir.join("run");
-    let res = harness(&dir, &profile, &out).output().unwrap();
+    let (dir, out, res) = run_ok("census", CENSUS);
     let stderr = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(0), "harness failed: {stderr}");
     let errs = rtc_harness::schema_check::check_run(&out);
     assert!(errs.is_empty(), "schema violations: {errs:#?}");
 
